@@ -1,0 +1,21 @@
+"""Customer permissions, declared now so roles can hold them; the customer 360 work adds the data."""
+
+from django.utils.translation import gettext_lazy as _
+
+from fincrm.platform.permissions import PermissionSpec, register
+
+GROUP = _("Customers")
+
+register(
+    PermissionSpec("customer.view", _("View customers"), GROUP, customer_data=True),
+    PermissionSpec("customer.create", _("Create customers"), GROUP, customer_data=True),
+    PermissionSpec("customer.edit", _("Change customers"), GROUP, customer_data=True),
+    PermissionSpec("customer.reassign", _("Reassign customers between managers"), GROUP, customer_data=True),
+    PermissionSpec(
+        "customer.export", _("Export customer lists"), GROUP, customer_data=True, privileged=True
+    ),
+    PermissionSpec(
+        "pii.unmask_c2", _("Unmask C2 identifiers (ID, mobile, card numbers)"), GROUP,
+        customer_data=True, privileged=True,
+    ),
+)

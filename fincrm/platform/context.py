@@ -1,0 +1,46 @@
+"""Per-request facts (request id, client address, user agent) that audit events record."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str = ""
+    client_ip: str = ""
+    user_agent: str = ""
+    # Writes that must survive the request's own transactions rolling back (security events
+    # about a refused action): run once the request is done. None outside a request.
+    deferred: list[Callable[[], object]] | None = field(default=None, compare=False)
+
+    def defer_or_run(self, write: Callable[[], object]) -> None:
+        if self.deferred is None:
+            write()
+        else:
+            self.deferred.append(write)
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            self.deferred.pop(0)()
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "fincrm_request_context", default=RequestContext()
+)
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+@contextmanager
+def bound(context: RequestContext) -> Iterator[RequestContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)

@@ -1,0 +1,35 @@
+"""Request context: a request id (echoed in X-Request-ID), the client address, the user agent."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from fincrm.platform import context
+from fincrm.platform.client_ip import client_ip
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        offered = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        address = client_ip(request)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        request.client_ip = address  # type: ignore[attr-defined]
+        user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+        request_context = context.RequestContext(request_id, address, user_agent, deferred=[])
+        with context.bound(request_context):
+            try:
+                response = self.get_response(request)
+            finally:
+                request_context.run_deferred()
+        response["X-Request-ID"] = request_id
+        return response
