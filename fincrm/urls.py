@@ -6,9 +6,9 @@ from fincrm.api import api
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", api.urls),
+    path("admin/org/", include("fincrm.org.urls")),
+    path("security/", include("fincrm.audit.urls")),
     path("", include("fincrm.users.urls")),
-    path("org/", include("fincrm.org.urls")),
-    path("audit/", include("fincrm.audit.urls")),
     path("", include("fincrm.web.urls")),
 ]
 

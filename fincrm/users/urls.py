@@ -1,5 +1,5 @@
-from django.urls import path
+from fincrm.users.views import account, admin, signin, tokens
 
 app_name = "users"
 
-urlpatterns: list = []
+urlpatterns = [*signin.urlpatterns, *account.urlpatterns, *admin.urlpatterns, *tokens.urlpatterns]
