@@ -1,9 +1,14 @@
-"""The REST API under /api/v1: one NinjaAPI, each app contributing its router."""
+"""The REST API under /api/v1: one NinjaAPI, each app contributing its router.
+
+Every endpoint requires authentication (a bearer token or the browser session, see
+fincrm/users/api_auth.py) unless it declares ``auth=None``.
+"""
 
 from fincrm.org.api import router as org_router
 from fincrm.platform.api import build_api
 from fincrm.users.api import router as users_router
+from fincrm.users.api_auth import default_auth
 
-api = build_api()
+api = build_api(auth=default_auth())
 api.add_router("", org_router)
 api.add_router("", users_router)

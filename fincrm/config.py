@@ -90,6 +90,7 @@ class Config:
     api_rate_limit_per_minute: int
     api_max_body_bytes: int
     api_page_size_max: int
+    api_token_default_days: int
     data_dir: Path = field(default=BASE_DIR / "data")
 
     @property
@@ -136,5 +137,6 @@ def load(environ: dict[str, str] | None = None) -> Config:
         api_rate_limit_per_minute=_int(env, "FINCRM_API_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         api_max_body_bytes=_int(env, "FINCRM_API_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         api_page_size_max=_int(env, "FINCRM_API_PAGE_SIZE_MAX", 200, minimum=1),
+        api_token_default_days=_int(env, "FINCRM_API_TOKEN_DEFAULT_DAYS", 90, minimum=1),
         data_dir=data_dir,
     )

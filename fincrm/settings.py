@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dj_database_url
+
 from fincrm import config as config_module
 
 CONFIG = config_module.load()
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "fincrm.org",
     "fincrm.users",
     "fincrm.customers",
+    "fincrm.integration",
     "fincrm.web",
 ]
 # Django's admin is not installed in any profile: administration goes through fincrm's own
@@ -43,9 +45,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "fincrm.users.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fincrm.users.middleware.ActorMiddleware",
     "csp.middleware.CSPMiddleware",
+    "fincrm.web.middleware.ForbiddenPageMiddleware",
 ]
 
 ROOT_URLCONF = "fincrm.urls"
@@ -88,7 +92,9 @@ DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if CONFIG.cache_url.startswith("redis://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CONFIG.cache_url}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CONFIG.cache_url}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fincrm"}}
 
@@ -169,7 +175,8 @@ USE_TZ = True
 TIME_ZONE = CONFIG.time_zone
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Collected (hashed, compressed) for production; development and tests serve from the finders.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
 STATICFILES_DIRS = [BASE_DIR / "build" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -198,6 +205,7 @@ FINCRM_TRUSTED_PROXY_HEADER = CONFIG.trusted_proxy_header
 FINCRM_MFA_ISSUER = CONFIG.mfa_issuer
 FINCRM_API_RATE_LIMIT_PER_MINUTE = CONFIG.api_rate_limit_per_minute
 FINCRM_API_PAGE_SIZE_MAX = CONFIG.api_page_size_max
+FINCRM_API_TOKEN_DEFAULT_DAYS = CONFIG.api_token_default_days
 FINCRM_MFA_PENDING_SECONDS = 300
 
 LOGGING = {

@@ -30,6 +30,9 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_event_object")]
 
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} by {self.actor_label}"
+
 
 class SecurityEvent(models.Model):
     class Severity(models.TextChoices):
@@ -52,3 +55,6 @@ class SecurityEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} ({self.severity})"

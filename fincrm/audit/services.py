@@ -61,7 +61,9 @@ def security_event_record(
     request = context.current()
     occurred_at = timezone.now()
     request.defer_or_run(
-        lambda: _write_security_event(actor, kind, severity, dict(detail or {}), user_id, request, occurred_at)
+        lambda: _write_security_event(
+            actor, kind, severity, dict(detail or {}), user_id, request, occurred_at
+        )
     )
 
 

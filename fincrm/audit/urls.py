@@ -1,5 +1,10 @@
-from django.urls import path
+from django.urls import URLPattern, path
+
+from fincrm.audit import views
 
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns: list[URLPattern] = [
+    path("alerts/", views.alert_list, name="alert-list"),
+    path("alerts/<int:pk>/acknowledge/", views.alert_ack, name="alert-ack"),
+]

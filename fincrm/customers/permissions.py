@@ -11,11 +11,12 @@ register(
     PermissionSpec("customer.create", _("Create customers"), GROUP, customer_data=True),
     PermissionSpec("customer.edit", _("Change customers"), GROUP, customer_data=True),
     PermissionSpec("customer.reassign", _("Reassign customers between managers"), GROUP, customer_data=True),
+    PermissionSpec("customer.export", _("Export customer lists"), GROUP, customer_data=True, privileged=True),
     PermissionSpec(
-        "customer.export", _("Export customer lists"), GROUP, customer_data=True, privileged=True
-    ),
-    PermissionSpec(
-        "pii.unmask_c2", _("Unmask C2 identifiers (ID, mobile, card numbers)"), GROUP,
-        customer_data=True, privileged=True,
+        "pii.unmask_c2",
+        _("Unmask C2 identifiers (ID, mobile, card numbers)"),
+        GROUP,
+        customer_data=True,
+        privileged=True,
     ),
 )

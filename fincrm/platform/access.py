@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from fincrm.platform import hooks
@@ -40,6 +41,6 @@ def access_object(
     """Fetch one object from an already-scoped queryset, or raise NotFound and record the denial."""
     try:
         return queryset.get(pk=object_id)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         record_denied(actor, action, object_type=object_type, object_id=object_id)
         raise NotFound(object_type, object_id) from None

@@ -25,7 +25,7 @@ class Scope(StrEnum):
 class ActorKind(StrEnum):
     ANONYMOUS = "anonymous"
     USER = "user"
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - an actor kind, not a secret
     CLI = "cli"
     SYSTEM = "system"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,13 +29,24 @@ class RequestContext:
             self.deferred.pop(0)()
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "fincrm_request_context", default=RequestContext()
-)
+_OUTSIDE = RequestContext()
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("fincrm_request_context")
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get(_OUTSIDE)
+
+
+@contextmanager
+def operation(*, request_id: str = "", client_ip: str = "", user_agent: str = "") -> Iterator[RequestContext]:
+    """One unit of work (a web request, a command, a job): its security events are written when it
+    is done, so an event about a refused action survives that action's transaction rolling back."""
+    context = RequestContext(request_id or uuid.uuid4().hex, client_ip, user_agent, deferred=[])
+    with bound(context):
+        try:
+            yield context
+        finally:
+            context.run_deferred()
 
 
 @contextmanager

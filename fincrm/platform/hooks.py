@@ -26,7 +26,7 @@ class AuditRecorder(Protocol):
         before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None,
         reason: str = "",
-    ) -> None: ...
+    ) -> object: ...
 
 
 class SecurityRecorder(Protocol):
@@ -38,7 +38,7 @@ class SecurityRecorder(Protocol):
         severity: str = "info",
         detail: Mapping[str, Any] | None = None,
         user_id: int | None = None,
-    ) -> None: ...
+    ) -> object: ...
 
 
 _audit: AuditRecorder | None = None

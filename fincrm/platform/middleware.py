@@ -25,11 +25,7 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         request.client_ip = address  # type: ignore[attr-defined]
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
-        request_context = context.RequestContext(request_id, address, user_agent, deferred=[])
-        with context.bound(request_context):
-            try:
-                response = self.get_response(request)
-            finally:
-                request_context.run_deferred()
+        with context.operation(request_id=request_id, client_ip=address, user_agent=user_agent):
+            response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -12,7 +12,9 @@ from fincrm.users.models import ApiToken, RolePermission, TeamMembership, User
 def grants_for_user(user_id: int) -> dict[str, frozenset[Scope]]:
     """Permission -> the union of the scopes of every role of the user that grants it."""
     grants: defaultdict[str, set[Scope]] = defaultdict(set)
-    rows = RolePermission.objects.filter(role__assignments__user_id=user_id).values_list("permission", "role__scope")
+    rows = RolePermission.objects.filter(role__assignments__user_id=user_id).values_list(
+        "permission", "role__scope"
+    )
     for permission, scope in rows:
         grants[permission].add(Scope(scope))
     return {permission: frozenset(scopes) for permission, scopes in grants.items()}

@@ -9,7 +9,12 @@ class UsersConfig(AppConfig):
     verbose_name = _("Users and access")
 
     def ready(self) -> None:
+        from fincrm.org.members import register_team_member_provider
         from fincrm.users.roles import sync_builtin_roles
+        from fincrm.users.selectors.accounts import team_member_list
+
+        # The org pages list a team's members without the org app importing the users app.
+        register_team_member_provider(team_member_list)
 
         # Built-in roles are defined in code (users/roles.py) and kept in step after every migrate.
         post_migrate.connect(sync_builtin_roles, sender=self, dispatch_uid="fincrm.users.sync_builtin_roles")

@@ -17,7 +17,7 @@ from fincrm.platform.scoping import ScopedQuerySet
 
 username_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9._-]{1,63}$",
-    _("Use 2 to 64 lower-case letters, digits, dots, hyphens or underscores, starting with a letter or digit."),
+    _("Use 2 to 64 lower-case letters, digits, dots, hyphens or underscores; start with a letter or digit."),
 )
 
 
@@ -36,9 +36,13 @@ class User(AbstractBaseUser, TimestampedModel):
     username = models.CharField(_("username"), max_length=64, unique=True, validators=[username_validator])
     full_name = models.CharField(_("full name"), max_length=100)
     email = models.EmailField(_("e-mail"), blank=True)
-    org_unit = models.ForeignKey(OrgUnit, verbose_name=_("org unit"), on_delete=models.PROTECT, related_name="users")
-    teams = models.ManyToManyField(Team, through="TeamMembership", related_name="members", blank=True)
-    roles = models.ManyToManyField(
+    org_unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("org unit"), on_delete=models.PROTECT, related_name="users"
+    )
+    teams: models.ManyToManyField[Team, TeamMembership] = models.ManyToManyField(
+        Team, through="TeamMembership", related_name="members", blank=True
+    )
+    roles: models.ManyToManyField[Role, RoleAssignment] = models.ManyToManyField(
         "Role", through="RoleAssignment", through_fields=("user", "role"), related_name="users", blank=True
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -74,7 +78,9 @@ class User(AbstractBaseUser, TimestampedModel):
         if scope == Scope.OWN:
             return Q(pk=actor.user_id)
         if scope == Scope.TEAM:
-            memberships = TeamMembership.objects.filter(user_id=OuterRef("pk"), team_id__in=sorted(actor.team_ids))
+            memberships = TeamMembership.objects.filter(
+                user_id=OuterRef("pk"), team_id__in=sorted(actor.team_ids)
+            )
             return Q(pk=actor.user_id) | Q(Exists(memberships))
         if scope == Scope.BRANCH:
             return Q(org_unit_id=actor.org_unit_id)
@@ -88,6 +94,9 @@ class TeamMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="team_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in team {self.team_id}"
 
 
 class Role(TimestampedModel):
@@ -115,6 +124,9 @@ class RolePermission(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["role", "permission"], name="role_permission_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.role_id}: {self.permission}"
+
 
 class RoleAssignment(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
@@ -125,6 +137,9 @@ class RoleAssignment(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "role"], name="role_assignment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} holds role {self.role_id}"
 
 
 class AccessChangeRequest(TimestampedModel):
@@ -160,7 +175,9 @@ class LoginAttempt(models.Model):
     """Every sign-in attempt: drives account lockout, per-address slow-down and new-address alerts."""
 
     username = models.CharField(max_length=150)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="login_attempts")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="login_attempts"
+    )
     client_ip = models.GenericIPAddressField()
     succeeded = models.BooleanField()
     attempted_at = models.DateTimeField(db_index=True)
@@ -170,6 +187,9 @@ class LoginAttempt(models.Model):
             models.Index(fields=["client_ip", "attempted_at"], name="login_attempt_ip_time"),
             models.Index(fields=["user", "attempted_at"], name="login_attempt_user_time"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.client_ip} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
 
 
 class UserSession(models.Model):
@@ -186,6 +206,9 @@ class UserSession(models.Model):
     class Meta:
         ordering = ["-last_activity_at"]
 
+    def __str__(self) -> str:
+        return f"session of {self.user_id} from {self.client_ip}"
+
 
 class MfaDevice(TimestampedModel):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="mfa_device")
@@ -200,6 +223,9 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
     code_hash = models.CharField(max_length=64, unique=True)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
 
 
 class ApiToken(models.Model):

@@ -10,7 +10,10 @@ register(
     PermissionSpec("role.view", _("View roles and their permissions"), GROUP),
     PermissionSpec("role.manage", _("Create and change roles and role assignments"), GROUP, privileged=True),
     PermissionSpec(
-        "role.approve", _("Approve grants that reach customer data (second administrator)"), GROUP, privileged=True
+        "role.approve",
+        _("Approve grants that reach customer data (second administrator)"),
+        GROUP,
+        privileged=True,
     ),
     PermissionSpec("settings.manage", _("Change system settings"), GROUP, privileged=True),
     PermissionSpec("security.alert.view", _("See and acknowledge security alerts"), GROUP, privileged=True),

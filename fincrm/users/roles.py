@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils.functional import Promise
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.platform.actor import Scope
@@ -25,45 +25,80 @@ class BuiltinRole:
 
 BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole(
-        "account_manager", _("Account manager"), Scope.OWN,
+        "account_manager",
+        _("Account manager"),
+        Scope.OWN,
         frozenset({"customer.view", "customer.create", "customer.edit", "user.view"}),
     ),
     BuiltinRole(
-        "team_lead", _("Team lead"), Scope.TEAM,
+        "team_lead",
+        _("Team lead"),
+        Scope.TEAM,
         frozenset({"customer.view", "customer.edit", "customer.reassign", "user.view", "org.view"}),
     ),
     BuiltinRole(
-        "branch_manager", _("Branch manager"), Scope.SUBTREE,
-        frozenset({"customer.view", "customer.edit", "customer.reassign", "customer.export", "user.view", "org.view"}),
+        "branch_manager",
+        _("Branch manager"),
+        Scope.SUBTREE,
+        frozenset(
+            {
+                "customer.view",
+                "customer.edit",
+                "customer.reassign",
+                "customer.export",
+                "user.view",
+                "org.view",
+            }
+        ),
         mfa_required=True,
     ),
     BuiltinRole(
-        "risk_officer", _("Risk officer"), Scope.INSTITUTION,
+        "risk_officer",
+        _("Risk officer"),
+        Scope.INSTITUTION,
         frozenset({"customer.view", "pii.unmask_c2", "user.view", "org.view"}),
         mfa_required=True,
     ),
     BuiltinRole(
-        "compliance_officer", _("Compliance officer"), Scope.INSTITUTION,
+        "compliance_officer",
+        _("Compliance officer"),
+        Scope.INSTITUTION,
         frozenset({"customer.view", "pii.unmask_c2", "audit.view", "user.view", "role.view", "org.view"}),
         mfa_required=True,
     ),
     BuiltinRole(
-        "operations", _("Operations"), Scope.SUBTREE,
+        "operations",
+        _("Operations"),
+        Scope.SUBTREE,
         frozenset({"customer.view", "customer.create", "customer.edit", "org.view", "api.token.use"}),
     ),
     BuiltinRole("marketing", _("Marketing"), Scope.INSTITUTION, frozenset({"customer.view", "org.view"})),
     BuiltinRole("service_agent", _("Service agent"), Scope.INSTITUTION, frozenset({"customer.view"})),
     BuiltinRole(
-        "auditor", _("Auditor"), Scope.INSTITUTION,
+        "auditor",
+        _("Auditor"),
+        Scope.INSTITUTION,
         frozenset({"audit.view", "audit.export", "customer.view", "user.view", "role.view", "org.view"}),
         mfa_required=True,
     ),
     BuiltinRole(
-        "system_admin", _("System administrator"), Scope.INSTITUTION,
-        frozenset({
-            "user.view", "user.manage", "role.view", "role.manage", "role.approve", "org.view", "org.manage",
-            "settings.manage", "security.alert.view", "api.token.use",
-        }),
+        "system_admin",
+        _("System administrator"),
+        Scope.INSTITUTION,
+        frozenset(
+            {
+                "user.view",
+                "user.manage",
+                "role.view",
+                "role.manage",
+                "role.approve",
+                "org.view",
+                "org.manage",
+                "settings.manage",
+                "security.alert.view",
+                "api.token.use",
+            }
+        ),
         mfa_required=True,
     ),
 )

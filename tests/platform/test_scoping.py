@@ -26,7 +26,8 @@ def test_own_scope_reaches_only_the_actor(world: World) -> None:
 def test_team_scope_reaches_team_members_only(world: World) -> None:
     actor = actor_for_user(World.user("team_lead_a"))
     visible = visible_usernames(actor)
-    assert "peer_a" in visible and "account_manager_a" in visible
+    assert "peer_a" in visible
+    assert "account_manager_a" in visible
     assert not any(name.endswith("_b") for name in visible)
 
 
@@ -38,7 +39,10 @@ def test_subtree_scope_follows_the_materialized_path(world: World) -> None:
     visible = visible_usernames(actor)
     assert "peer_a" in visible  # sub-branch A1 lies under branch A
     assert "peer_b" not in visible
-    assert set(OrgUnit.objects.visible_to(actor, "org.view").values_list("code", flat=True)) == {"BR-A", "SB-A1"}
+    assert set(OrgUnit.objects.visible_to(actor, "org.view").values_list("code", flat=True)) == {
+        "BR-A",
+        "SB-A1",
+    }
     assert set(Team.objects.visible_to(actor, "org.view").values_list("code", flat=True)) == {"T-A1"}
 
 
@@ -72,5 +76,7 @@ def test_no_permission_sees_nothing(world: World) -> None:
 def test_visible_to_uses_exists_not_joins(world: World) -> None:
     actor = actor_for_user(World.user("team_lead_a"))
     sql = str(User.objects.visible_to(actor, "user.view").query).upper()
-    assert "EXISTS" in sql and "JOIN" not in sql and "DISTINCT" not in sql
+    assert "EXISTS" in sql
+    assert "JOIN" not in sql
+    assert "DISTINCT" not in sql
     assert User.objects.visible_to(actor, "user.view").count() == len(visible_usernames(actor))

@@ -7,9 +7,8 @@ import time
 from django.test import Client
 
 from fincrm.users.models import User
-
-# The session keys the sign-in flow sets (fincrm.users.sessions is their one definition).
-from fincrm.users.sessions import SESSION_AUTH_AT, SESSION_LAST_ACTIVITY, SESSION_MFA_OK
+from fincrm.users.services.sessions import user_session_register
+from fincrm.users.sessions import SESSION_AUTH_AT, SESSION_LAST_ACTIVITY, SESSION_MFA_OK, SESSION_REGISTERED
 
 
 def sign_in(client: Client, user: User, *, mfa_ok: bool = True) -> Client:
@@ -20,5 +19,9 @@ def sign_in(client: Client, user: User, *, mfa_ok: bool = True) -> Client:
     session[SESSION_AUTH_AT] = now
     session[SESSION_LAST_ACTIVITY] = now
     session[SESSION_MFA_OK] = mfa_ok
+    session[SESSION_REGISTERED] = True
     session.save()
+    user_session_register(
+        user_id=user.pk, session_key=session.session_key, client_ip="127.0.0.1", user_agent="test"
+    )
     return client

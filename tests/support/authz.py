@@ -90,7 +90,9 @@ def matrix(cases: list[Case]) -> Iterator[Any]:
         for role in BUILTIN_ROLES:
             scope = _role_scope(role, case.permission)
             if scope is None:
-                yield pytest.param(case, role.code, NO_PERMISSION, id=f"{case.name}-{role.code}-no_permission")
+                yield pytest.param(
+                    case, role.code, NO_PERMISSION, id=f"{case.name}-{role.code}-no_permission"
+                )
                 continue
             if case.target is not None and scope == Scope.OWN and not case.own_scope_reaches_target:
                 yield pytest.param(case, role.code, OUT_OF_SCOPE, id=f"{case.name}-{role.code}-own_scope")
@@ -105,7 +107,9 @@ def fingerprint() -> dict[str, list[tuple[Any, ...]]]:
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
     for model in apps.get_models():
         label = model._meta.label_lower
-        if label in _VOLATILE or not (model.__module__.startswith("fincrm.") or label.startswith("sessions.")):
+        if label in _VOLATILE or not (
+            model.__module__.startswith("fincrm.") or label.startswith("sessions.")
+        ):
             continue
         snapshot[label] = list(model.objects.order_by("pk").values_list())
     return snapshot
