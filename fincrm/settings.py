@@ -49,7 +49,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fincrm.users.middleware.ActorMiddleware",
     "csp.middleware.CSPMiddleware",
-    "fincrm.web.middleware.ForbiddenPageMiddleware",
+    "fincrm.platform.middleware.ForbiddenPageMiddleware",
 ]
 
 ROOT_URLCONF = "fincrm.urls"

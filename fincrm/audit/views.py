@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from fincrm.audit.alerts import security_alert_acknowledge
 from fincrm.audit.selectors import ALERT_PERMISSION, security_alert_list
-from fincrm.web.decorators import permission_required_page
+from fincrm.platform.views import permission_required_page
 
 PAGE_SIZE = 50
 

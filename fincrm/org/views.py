@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -27,29 +23,13 @@ from fincrm.org.members import team_members
 from fincrm.org.models import OrgUnit
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
-from fincrm.platform.errors import Forbidden, ServiceError
+from fincrm.platform.errors import ServiceError
+from fincrm.platform.views import page, request_actor
 
 VIEW = "org.view"
 MANAGE = services.MANAGE
 
 View = Callable[..., HttpResponse]
-
-
-def _page(view: View) -> View:
-    """Signed-in only; a refused permission that names no object is a 403 page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except Forbidden as error:
-            raise PermissionDenied(error.permission) from None
-
-    return login_required(wrapper)
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
 
 
 def _indent(level: int) -> str:
@@ -69,19 +49,19 @@ def _unit_choices(actor: Actor, *, exclude_path: str | None = None) -> list[tupl
 # ---------------------------------------------------------------- units
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def unit_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, VIEW)
     rows = [{"unit": row.unit, "indent": _indent(row.level)} for row in selectors.org_tree(actor=actor)]
     return render(request, "org/unit_list.html", {"rows": rows, "can_manage": actor.can(MANAGE)})
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     unit = selectors.access_org_unit(actor, pk, VIEW)
     context = {
         "unit": unit,
@@ -93,10 +73,10 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "org/unit_detail.html", context)
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def unit_create(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, MANAGE)
     choices = _unit_choices(actor)
     if request.method == "POST":
@@ -115,10 +95,10 @@ def unit_create(request: HttpRequest) -> HttpResponse:
     return render(request, "org/unit_form.html", {"form": form, "title": _("New org unit"), "unit": None})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     unit = selectors.access_org_unit(actor, pk, MANAGE)
     if request.method == "POST":
         form = OrgUnitEditForm(request.POST)
@@ -135,10 +115,10 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "org/unit_form.html", {"form": form, "title": _("Edit org unit"), "unit": unit})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def unit_move(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     unit = selectors.access_org_unit(actor, pk, MANAGE)
     choices = [
         choice for choice in _unit_choices(actor, exclude_path=unit.path) if choice[0] != unit.parent_id
@@ -161,10 +141,10 @@ def unit_move(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- teams
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def team_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, VIEW)
     unit = None
     unit_param = request.GET.get("unit", "")
@@ -176,10 +156,10 @@ def team_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     team = selectors.access_team(actor, pk, VIEW)
     context = {
         "team": team,
@@ -189,10 +169,10 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "org/team_detail.html", context)
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def team_create(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, MANAGE)
     choices = _unit_choices(actor)
     if request.method == "POST":
@@ -210,10 +190,10 @@ def team_create(request: HttpRequest) -> HttpResponse:
     return render(request, "org/team_form.html", {"form": form, "title": _("New team"), "team": None})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     team = selectors.access_team(actor, pk, MANAGE)
     choices = _unit_choices(actor)
     if team.org_unit_id not in {unit_pk for unit_pk, _label in choices}:

@@ -1,26 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.test import Client
-from django.utils import translation
 
 from fincrm.platform.actor import Actor
 from fincrm.users.actors import actor_for_user
+from tests.support.english import client, english
 from tests.support.world import World
 
-
-@pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Assertions quote the English messages, whatever the default language's catalogue says."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def client() -> Client:
-    return Client(HTTP_ACCEPT_LANGUAGE="en")
+__all__ = ["client", "english"]
 
 
 def actor_of(username: str) -> Actor:

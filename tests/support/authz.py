@@ -84,7 +84,11 @@ def _role_scope(role: BuiltinRole, permission: str) -> Scope | None:
     return role.scope if permission in role.permissions else None
 
 
-def matrix(cases: list[Case]) -> Iterator[Any]:
+def matrix(cases: list[Case]) -> list[Any]:
+    return list(_matrix(cases))
+
+
+def _matrix(cases: list[Case]) -> Iterator[Any]:
     for case in cases:
         yield pytest.param(case, None, ANONYMOUS, id=f"{case.name}-anonymous")
         for role in BUILTIN_ROLES:

@@ -16,7 +16,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, include, path, 
 
 from fincrm import urls as real
 from fincrm.platform.errors import Forbidden
-from fincrm.web.decorators import permission_required_page
+from fincrm.platform.views import permission_required_page
 
 
 def stub(request: HttpRequest) -> HttpResponse:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
@@ -190,7 +190,7 @@ def list_users(
 @router.post(
     "/users", response={201: UserOut, **ERRORS, 422: ErrorOut}, summary="Create a user (user.manage)"
 )
-def create_user(request: HttpRequest, payload: UserCreateIn) -> tuple[int, UserOut]:
+def create_user(request: HttpRequest, payload: UserCreateIn) -> Status[UserOut]:
     user = account_services.user_create(
         actor=_actor(request),
         username=payload.username,
@@ -200,7 +200,7 @@ def create_user(request: HttpRequest, payload: UserCreateIn) -> tuple[int, UserO
         team_ids=payload.team_ids,
         password=payload.password,
     )
-    return 201, _user_out(user)
+    return Status(201, _user_out(user))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERRORS})
@@ -250,19 +250,19 @@ def list_user_roles(request: HttpRequest, user_id: int) -> list[Role]:
     response={201: AssignmentOut, 202: AssignmentOut, **ERRORS},
     summary="Assign a role (one reaching customer data waits for a second administrator: 202)",
 )
-def assign_role(request: HttpRequest, user_id: int, payload: RoleAssignIn) -> tuple[int, dict[str, Any]]:
+def assign_role(request: HttpRequest, user_id: int, payload: RoleAssignIn) -> Status[dict[str, Any]]:
     result = account_services.user_role_assign(
         actor=_actor(request), user_id=user_id, role_id=payload.role_id, reason=payload.reason
     )
     if isinstance(result, AccessChangeRequest):
-        return 202, {"status": "pending", "role": result.role, "pending_request": result}
-    return 201, {"status": "assigned", "role": result.role, "pending_request": None}
+        return Status(202, {"status": "pending", "role": result.role, "pending_request": result})
+    return Status(201, {"status": "assigned", "role": result.role, "pending_request": None})
 
 
 @router.delete("/users/{user_id}/roles/{role_id}", response={204: None, **ERRORS})
-def unassign_role(request: HttpRequest, user_id: int, role_id: int) -> tuple[int, None]:
+def unassign_role(request: HttpRequest, user_id: int, role_id: int) -> Status[None]:
     account_services.user_role_unassign(actor=_actor(request), user_id=user_id, role_id=role_id)
-    return 204, None
+    return Status(204, None)
 
 
 # ---------------------------------------------------------------- roles
@@ -277,7 +277,7 @@ def list_roles(request: HttpRequest) -> object:
 @router.post(
     "/roles", response={201: RoleOut, **ERRORS, 422: ErrorOut}, summary="Create or clone a custom role"
 )
-def create_role(request: HttpRequest, payload: RoleCreateIn) -> tuple[int, RoleOut]:
+def create_role(request: HttpRequest, payload: RoleCreateIn) -> Status[RoleOut]:
     actor = _actor(request)
     if payload.clone_of is not None:
         role = role_services.role_clone(
@@ -293,7 +293,7 @@ def create_role(request: HttpRequest, payload: RoleCreateIn) -> tuple[int, RoleO
             permissions=payload.permissions,
             mfa_required=payload.mfa_required,
         )
-    return 201, RoleOut.from_orm(role_selectors.role_get(actor=actor, role_id=role.pk))
+    return Status(201, RoleOut.from_orm(role_selectors.role_get(actor=actor, role_id=role.pk)))
 
 
 @router.get("/roles/{role_id}", response={200: RoleOut, **ERRORS})

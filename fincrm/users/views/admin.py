@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -17,8 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
-from fincrm.platform.errors import Forbidden, ServiceError
+from fincrm.platform.errors import ServiceError
 from fincrm.platform.pagination import keyset_page
+from fincrm.platform.views import page, request_actor
 from fincrm.users.admin_forms import (
     SCOPE_CHOICES,
     DecisionForm,
@@ -42,23 +39,6 @@ from fincrm.users.services import roles as role_services
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 50
-
-
-def _page(view: View) -> View:
-    """Signed-in only; a refused permission that names no object is the 403 page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except Forbidden as error:
-            raise PermissionDenied(error.permission) from None
-
-    return login_required(wrapper)
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
 
 
 def _unit_choices(actor: Actor, action: str) -> list[tuple[int, str]]:
@@ -95,10 +75,10 @@ def _fail(request: HttpRequest, error: ServiceError) -> None:
 # ---------------------------------------------------------------- users
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def user_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, "user.view")
     form = UserFilterForm(
         request.GET or None,
@@ -135,10 +115,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     user = account_selectors.user_get(actor=actor, user_id=pk)
     return render(
         request,
@@ -160,10 +140,10 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def user_create(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, "user.manage")
     form = UserCreateForm(
         request.POST or None,
@@ -190,10 +170,10 @@ def user_create(request: HttpRequest) -> HttpResponse:
     return render(request, "users/admin/user_form.html", {"form": form, "subject": None})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     user = account_selectors.access_user(actor, pk, "user.manage")
     initial = {
         "full_name": user.full_name,
@@ -226,10 +206,10 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "users/admin/user_form.html", {"form": form, "subject": user})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def user_roles(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     user = account_selectors.access_user(actor, pk, "role.manage")
     assign_form = RoleAssignForm(roles=_role_choices(actor, "role.manage"))
     if request.method == "POST":
@@ -285,7 +265,7 @@ def user_roles(request: HttpRequest, pk: int) -> HttpResponse:
 def _user_action(
     request: HttpRequest, pk: int, run: Callable[[Actor, int, str], object], done: str
 ) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     form = ReasonForm(request.POST)
     reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
     try:
@@ -297,7 +277,7 @@ def _user_action(
     return redirect("users:user-detail", pk=pk)
 
 
-@_page
+@page
 @require_POST
 def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _user_action(
@@ -310,7 +290,7 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_POST
 def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _user_action(
@@ -323,7 +303,7 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_POST
 def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     from fincrm.users.services.signin import user_unlock as unlock
@@ -333,12 +313,12 @@ def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_POST
 def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
     from fincrm.users.services.sessions import user_password_reset as reset
 
-    actor = _actor(request)
+    actor = request_actor(request)
     form = PasswordResetForm(request.POST)
     if not form.is_valid():
         # Still resolve the user through the scoped service path: out of scope stays "not found".
@@ -357,10 +337,10 @@ def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- roles
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def role_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     roles = role_selectors.role_list(actor=actor)
     rows = [
         {
@@ -375,10 +355,10 @@ def role_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def role_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     role = role_selectors.role_get(actor=actor, role_id=pk)
     granted = role_selectors.role_permission_names(role)
     return render(
@@ -395,10 +375,10 @@ def role_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def role_create(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     require_permission(actor, "role.manage")
     form = RoleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -421,10 +401,10 @@ def role_create(request: HttpRequest) -> HttpResponse:
     return render(request, "users/admin/role_form.html", {"form": form, "role": None})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     role = role_selectors.access_role(actor, pk, "role.manage")
     if role.is_builtin:
         messages.error(request, _("Built-in roles cannot be changed; clone one to make a custom role."))
@@ -467,10 +447,10 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "users/admin/role_form.html", {"form": form, "role": role})
 
 
-@_page
+@page
 @require_http_methods(["GET", "POST"])
 def role_clone(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     source = role_selectors.access_role(actor, pk, "role.manage")
     source_name = role_selectors.role_display_name(source)
     form = RoleCloneForm(
@@ -495,10 +475,10 @@ def role_clone(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- approvals
 
 
-@_page
+@page
 @require_http_methods(["GET"])
 def approval_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     requests = role_selectors.access_request_list(actor=actor)
     can_approve = actor.can("role.approve")
     rows = [
@@ -515,10 +495,10 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     return render(request, "users/admin/approval_list.html", {"rows": rows})
 
 
-@_page
+@page
 @require_POST
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     form = DecisionForm(request.POST)
     decision = form.cleaned_data["decision"] if form.is_valid() else "approve"
     note = form.cleaned_data.get("note", "") if form.is_valid() else ""

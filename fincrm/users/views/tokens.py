@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from fincrm.platform.errors import Conflict, ServiceError
 from fincrm.platform.permissions import get as permission_spec
+from fincrm.platform.views import permission_required_page
 from fincrm.users.selectors.tokens import grantable_scopes, own_token_list
 from fincrm.users.services.tokens import (
     MAX_EXPIRY_DAYS,
@@ -23,7 +24,6 @@ from fincrm.users.services.tokens import (
     api_token_revoke,
     default_expiry_days,
 )
-from fincrm.web.decorators import permission_required_page
 
 
 class TokenForm(forms.Form):
