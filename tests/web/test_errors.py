@@ -11,10 +11,13 @@ from django.urls import reverse
 
 from fincrm.audit.models import SecurityEvent
 from fincrm.web.context_processors import Shell
+from tests.support.english import client, english  # the assertions quote English messages
 from tests.support.world import World
 from tests.web.conftest import nav_items
 
 REQUEST_ID = "req-test-000123"
+
+__all__ = ["client", "english"]
 
 
 def _reference(html: str) -> str:

@@ -12,9 +12,13 @@ from django.utils import translation
 
 from fincrm.users.models import Role, RoleAssignment
 from fincrm.users.roles import BUILTIN_ROLES
+from tests.support.english import client, english  # the assertions quote English messages
+from tests.support.auth import sign_in
 from tests.support.world import World
 
 NO_ROLE = "No role has been assigned to you yet; ask your administrator."
+
+__all__ = ["client", "english"]
 
 
 def _roles(html: str) -> list[str]:
@@ -54,8 +58,9 @@ def test_welcome_card_names_the_user_the_unit_and_the_roles(signed_in: Any, clie
     assert NO_ROLE not in html
 
 
-def test_role_names_follow_the_language(signed_in: Any) -> None:
-    html = signed_in("system_admin_a").get("/").content.decode()
+def test_role_names_follow_the_language(world: World) -> None:
+    """Without a language preference the page is in the default language, zh-Hans."""
+    html = sign_in(Client(), World.user("system_admin_a")).get("/").content.decode()
 
     with translation.override("zh-hans"):
         expected = str(next(role.name for role in BUILTIN_ROLES if role.code == "system_admin"))

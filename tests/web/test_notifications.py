@@ -17,9 +17,12 @@ from fincrm.audit.models import SecurityEvent
 from fincrm.users.models import AccessChangeRequest, MfaDevice, Role, User
 from fincrm.users.sessions import SESSION_LAST_ACTIVITY
 from fincrm.web import notifications
+from tests.support.english import client, english  # the assertions quote English messages
 from tests.support.world import World
 
 URL = "/notifications/"
+
+__all__ = ["client", "english"]
 
 
 def _badge(html: str) -> int | None:
