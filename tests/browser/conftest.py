@@ -58,13 +58,16 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
-    page.base_url = live_server.url  # type: ignore[attr-defined]
+    page.base_url = live_server.url
     yield page
     context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+def screenshot(page: Any, name: str, *, full_page: bool = True, directory: Path | None = None) -> Path:
+    """NAME.png in test-results/screenshots (or ``directory``), once the web fonts are ready."""
+    folder = directory or SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.evaluate("document.fonts.ready.then(() => true)")
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
     return path

@@ -12,8 +12,8 @@ from django.utils import translation
 
 from fincrm.users.models import Role, RoleAssignment
 from fincrm.users.roles import BUILTIN_ROLES
-from tests.support.english import client, english  # the assertions quote English messages
 from tests.support.auth import sign_in
+from tests.support.english import client, english  # the assertions quote English messages
 from tests.support.world import World
 
 NO_ROLE = "No role has been assigned to you yet; ask your administrator."
