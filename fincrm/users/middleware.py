@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -103,14 +104,15 @@ class SessionPolicyMiddleware:
         if is_api or path in (paths["sign_in"], paths["mfa_verify"], paths["sign_out"]):
             return self.get_response(request)
         user = request.user
-        if getattr(user, "must_change_password", False) and path != paths["password_change"]:
-            return self._confine(paths["password_change"], answer_401)
-        if (
-            not session.get(SESSION_MFA_OK)
-            and path != paths["mfa_setup"]
-            and user_requires_mfa(user_id=user.pk)
-        ):
-            return self._confine(paths["mfa_setup"], answer_401)
+        confined_to = ""
+        if getattr(user, "must_change_password", False):
+            confined_to = paths["password_change"]
+        elif not session.get(SESSION_MFA_OK) and user_requires_mfa(user_id=user.pk):
+            confined_to = paths["mfa_setup"]
+        # The page shell hides navigation and background polling while the user is confined.
+        request.confined_to = confined_to  # type: ignore[attr-defined]
+        if confined_to and path != confined_to:
+            return self._confine(confined_to, answer_401)
         return self.get_response(request)
 
     @staticmethod
@@ -125,6 +127,13 @@ class SessionPolicyMiddleware:
             user_session_forget(session_key=request.session.session_key)
         logout(request)
         message = _("Your session has ended; please sign in again")
+        if "HX-Request" in request.headers and not request.path_info.startswith("/api/"):
+            # A page's background request: send the whole page to sign-in, with the message.
+            messages.info(request, message)
+            current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+            answer = HttpResponse(status=401)
+            answer["HX-Redirect"] = redirect_to_login(current)["Location"]
+            return answer
         if answer_401:
             body: dict[str, object] = {
                 "code": "session_ended",

@@ -28,7 +28,7 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "account_manager",
         _("Account manager"),
         Scope.OWN,
-        frozenset({"customer.view", "customer.create", "customer.edit", "user.view"}),
+        frozenset({"customer.view", "customer.create", "customer.edit"}),
     ),
     BuiltinRole(
         "team_lead",

@@ -35,9 +35,16 @@ class Shell:
     def signed_in(self) -> bool:
         return self.actor is not None
 
+    @property
+    def confined(self) -> bool:
+        """Held on one page (password change, MFA enrolment): no navigation, no polling."""
+        return bool(getattr(self.request, "confined_to", ""))
+
     @cached_property
     def nav(self) -> list[navigation.Section]:
-        return navigation.build(self.request, self.actor) if self.actor is not None else []
+        if self.actor is None or self.confined:
+            return []
+        return navigation.build(self.request, self.actor)
 
     @cached_property
     def quick_links(self) -> list[Link]:
@@ -47,7 +54,7 @@ class Shell:
     @cached_property
     def user_links(self) -> list[Link]:
         """The user menu, above sign-out."""
-        if self.actor is None:
+        if self.actor is None or self.confined:
             return []
         entries: list[tuple[Any, str, str]] = [
             (_("My account"), "users:account", "user"),
@@ -69,7 +76,7 @@ class Shell:
 
     @cached_property
     def notifications_url(self) -> str | None:
-        return safe_reverse("web:notifications")
+        return None if self.confined else safe_reverse("web:notifications")
 
     @cached_property
     def notifications(self) -> list[notifications.Notification]:

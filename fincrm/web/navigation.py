@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from fincrm.platform.actor import Actor, Scope
+from fincrm.platform.actor import Actor
 
 
 @dataclass(frozen=True)
@@ -22,20 +22,12 @@ class NavItem:
     url_name: str
     # Any one of these permissions shows the item; none listed: every signed-in user.
     permissions: tuple[str, ...] = ()
-    # A list that could only ever show the actor's own row (own scope) is not worth a link.
-    needs_wider_than_own: bool = False
     icon: str = ""  # a template in web/icons/, e.g. "home" -> web/icons/home.svg
 
     def allows(self, actor: Actor) -> bool:
         if not self.permissions:
             return True
-        for permission in self.permissions:
-            scopes = actor.scopes_for(permission)
-            if self.needs_wider_than_own:
-                scopes = scopes - {Scope.OWN}
-            if scopes:
-                return True
-        return False
+        return any(actor.can(permission) for permission in self.permissions)
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ SECTIONS: tuple[NavSection, ...] = (
         (
             NavItem(_("Org units"), "org:unit-list", ("org.view",), icon="building"),
             NavItem(_("Teams"), "org:team-list", ("org.view",), icon="users-group"),
-            NavItem(_("Users"), "users:user-list", ("user.view",), needs_wider_than_own=True, icon="user"),
+            NavItem(_("Users"), "users:user-list", ("user.view",), icon="user"),
             NavItem(_("Roles"), "users:role-list", ("role.view",), icon="shield"),
             NavItem(_("Approvals"), "users:approval-list", ("role.approve",), icon="checklist"),
             NavItem(_("Security alerts"), "audit:alert-list", ("security.alert.view",), icon="alert"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from django.db.models import Q
 
 from fincrm.org.models import OrgUnit, Team
 from fincrm.platform.actor import Actor, Scope
 from fincrm.users.actors import actor_for_user
-from fincrm.users.models import RoleAssignment, User
+from fincrm.users.models import Role, RoleAssignment, RolePermission, User
 from tests.support.world import World
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +20,15 @@ def visible_usernames(actor: Actor) -> set[str]:
     return set(User.objects.visible_to(actor, "user.view").values_list("username", flat=True))
 
 
+def with_grants(username: str, **grants: set[Scope]) -> Actor:
+    actor = actor_for_user(World.user(username))
+    return replace(
+        actor, grants={name.replace("_", "."): frozenset(scopes) for name, scopes in grants.items()}
+    )
+
+
 def test_own_scope_reaches_only_the_actor(world: World) -> None:
-    actor = actor_for_user(World.user("account_manager_a"))
-    assert actor.scopes_for("user.view") == {Scope.OWN}
+    actor = with_grants("account_manager_a", user_view={Scope.OWN})
     assert visible_usernames(actor) == {"account_manager_a"}
 
 
@@ -47,8 +56,7 @@ def test_subtree_scope_follows_the_materialized_path(world: World) -> None:
 
 
 def test_branch_scope_is_the_actor_unit_exactly(world: World) -> None:
-    actor = actor_for_user(World.user("peer_a"))
-    object.__setattr__(actor, "grants", {"user.view": frozenset({Scope.BRANCH})})
+    actor = with_grants("peer_a", user_view={Scope.BRANCH})
     assert visible_usernames(actor) == set(
         User.objects.filter(org_unit_id=world.sub_a1).values_list("username", flat=True)
     )
@@ -60,11 +68,22 @@ def test_institution_scope_reaches_everyone(world: World) -> None:
 
 
 def test_several_roles_give_the_union(world: World) -> None:
-    user = World.user("account_manager_a")
-    RoleAssignment.objects.create(user=user, role_id=World.user("team_lead_a").roles.get().pk)
-    actor = actor_for_user(user)
-    assert actor.scopes_for("user.view") == {Scope.OWN, Scope.TEAM}
-    assert "peer_a" in visible_usernames(actor)
+    """Team scope from one role and branch scope from another: team A1's members and branch B1's staff."""
+    user = World.user("team_lead_a")
+    branch_reader = Role.objects.create(code="branch_reader", name="Branch reader", scope=Scope.BRANCH)
+    RolePermission.objects.create(role=branch_reader, permission="user.view")
+    RoleAssignment.objects.create(user=user, role=branch_reader)
+    user.org_unit_id = world.sub_b1
+    user.save(update_fields=["org_unit"])
+    actor = actor_for_user(World.user("team_lead_a"))
+    assert actor.scopes_for("user.view") == {Scope.TEAM, Scope.BRANCH}
+    visible = visible_usernames(actor)
+    assert {"peer_a", "peer_b", "account_manager_a", "account_manager_b"} <= visible
+    assert visible == set(
+        User.objects.filter(
+            Q(team_memberships__team_id=world.team_a1) | Q(org_unit_id=world.sub_b1)
+        ).values_list("username", flat=True)
+    )
 
 
 def test_no_permission_sees_nothing(world: World) -> None:
