@@ -7,6 +7,7 @@ Every setting an operator may change is read here, once, with its documented def
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -92,6 +93,16 @@ class Config:
     api_page_size_max: int
     api_token_default_days: int
     data_dir: Path = field(default=BASE_DIR / "data")
+    # Keyring (docs/security-keys.md). The master key itself is never shown in a repr.
+    master_key: str = field(default="", repr=False)
+    master_key_file: str = ""
+    key_rotate_after_encryptions: int = 2**30
+    key_counter_flush_every: int = 1000
+    key_rotation_batch: int = 1000
+    key_cache_seconds: int = 60
+    # Audit chain (docs/security-audit.md): the head-signing key file and the signed-head export file.
+    audit_signing_key_file: str = ""
+    audit_head_export_path: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +126,19 @@ def load(environ: dict[str, str] | None = None) -> Config:
             raise ConfigError("FINCRM_SECRET_KEY must be set in production")
         secret_key = "insecure-development-key-never-used-in-production-" + "x" * 16
     default_db = f"sqlite:///{data_dir / 'fincrm.sqlite3'}"
+    master_key = _text(env, "FINCRM_MASTER_KEY", "")
+    master_key_file = _text(env, "FINCRM_MASTER_KEY_FILE", "")
+    # Tests keep the audit signing key and head export in a temporary folder per process.
+    test_dir = Path(tempfile.gettempdir()) / f"fincrm-test-{os.getpid()}"
+    audit_dir = test_dir if profile == "test" else data_dir
+    audit_defaults = (
+        ("", "")
+        if profile == "production"
+        else (
+            str(audit_dir / "audit-signing.key"),
+            str(audit_dir / "audit-heads.jsonl"),
+        )
+    )
     return Config(
         profile=profile,
         debug=_bool(env, "FINCRM_DEBUG", profile == "development"),
@@ -139,4 +163,12 @@ def load(environ: dict[str, str] | None = None) -> Config:
         api_page_size_max=_int(env, "FINCRM_API_PAGE_SIZE_MAX", 200, minimum=1),
         api_token_default_days=_int(env, "FINCRM_API_TOKEN_DEFAULT_DAYS", 90, minimum=1),
         data_dir=data_dir,
+        master_key=master_key,
+        master_key_file=master_key_file,
+        key_rotate_after_encryptions=_int(env, "FINCRM_KEY_ROTATE_AFTER_ENCRYPTIONS", 2**30, minimum=1),
+        key_counter_flush_every=_int(env, "FINCRM_KEY_COUNTER_FLUSH_EVERY", 1000, minimum=1),
+        key_rotation_batch=_int(env, "FINCRM_KEY_ROTATION_BATCH", 1000, minimum=1),
+        key_cache_seconds=_int(env, "FINCRM_KEY_CACHE_SECONDS", 60, minimum=0),
+        audit_signing_key_file=_text(env, "FINCRM_AUDIT_SIGNING_KEY_FILE", audit_defaults[0]),
+        audit_head_export_path=_text(env, "FINCRM_AUDIT_HEAD_EXPORT_PATH", audit_defaults[1]),
     )

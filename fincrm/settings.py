@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "ninja",
     "fincrm.platform",
     "fincrm.audit",
+    "fincrm.security",
     "fincrm.org",
     "fincrm.users",
     "fincrm.customers",
@@ -207,6 +208,18 @@ FINCRM_API_RATE_LIMIT_PER_MINUTE = CONFIG.api_rate_limit_per_minute
 FINCRM_API_PAGE_SIZE_MAX = CONFIG.api_page_size_max
 FINCRM_API_TOKEN_DEFAULT_DAYS = CONFIG.api_token_default_days
 FINCRM_MFA_PENDING_SECONDS = 300
+# Keyring (docs/security-keys.md): the master key comes from the environment or a key file.
+FINCRM_MASTER_KEY = CONFIG.master_key
+FINCRM_MASTER_KEY_FILE = CONFIG.master_key_file
+FINCRM_KEY_ROTATE_AFTER_ENCRYPTIONS = CONFIG.key_rotate_after_encryptions
+FINCRM_KEY_COUNTER_FLUSH_EVERY = CONFIG.key_counter_flush_every
+FINCRM_KEY_ROTATION_BATCH = CONFIG.key_rotation_batch
+FINCRM_KEY_CACHE_SECONDS = CONFIG.key_cache_seconds
+FINCRM_DATA_DIR = CONFIG.data_dir
+FINCRM_PROFILE = CONFIG.profile
+# Audit chain (docs/security-audit.md): head-signing key (outside the database) and head export file.
+FINCRM_AUDIT_SIGNING_KEY_FILE = CONFIG.audit_signing_key_file
+FINCRM_AUDIT_HEAD_EXPORT_PATH = CONFIG.audit_head_export_path
 
 LOGGING = {
     "version": 1,

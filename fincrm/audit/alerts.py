@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from fincrm.audit.models import SecurityEvent
 from fincrm.audit.selectors import access_security_alert
 from fincrm.audit.services import audit_record
+from fincrm.platform import transaction
 from fincrm.platform.actor import Actor
 
 

@@ -1,7 +1,7 @@
-"""The audit log and the security event log.
+"""The audit log (an append-only hash chain) and the security event log.
 
-The security core turns AuditEvent into an append-only hash chain; the fields that chain
-covers are already here.
+Audit events are written only by fincrm.audit.services (chained at commit); database triggers
+refuse UPDATE and DELETE on the table (docs/security-audit.md).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
+    # Gap-free position in the chain (1, 2, 3 ...), assigned under the chain lock at commit.
+    sequence = models.BigIntegerField(unique=True)
     occurred_at = models.DateTimeField(db_index=True)
     actor_label = models.CharField(max_length=150)
     actor_user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -25,13 +27,25 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["-id"]
+        ordering = ["-sequence"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_event_object")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.action} by {self.actor_label}"
+        return f"#{self.sequence} {self.action} by {self.actor_label}"
+
+
+class AuditChainHead(models.Model):
+    """The one row holding the chain's newest sequence and hash; locked while events are appended."""
+
+    sequence = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"head #{self.sequence}"
 
 
 class SecurityEvent(models.Model):

@@ -1,13 +1,15 @@
-"""Reading security alerts (for administrators) and facts from the audit log that other apps need."""
+"""Reading security alerts (for administrators), the audit log (for auditors) and facts from the
+audit log that other apps need."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from fincrm.audit.models import AuditEvent, SecurityEvent
-from fincrm.platform.access import access_object
+from fincrm.platform.access import access_object, require_permission
 from fincrm.platform.actor import Actor, Scope
 from fincrm.users.models import User
 
@@ -63,4 +65,63 @@ def audit_last_occurred(*, action: str, object_type: str, object_id: object) -> 
         .order_by("-occurred_at")
         .values_list("occurred_at", flat=True)
         .first()
+    )
+
+
+AUDIT_VIEW = "audit.view"
+AUDIT_EXPORT = "audit.export"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an auditor searches by; empty values do not filter."""
+
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    occurred_from: datetime | None = None
+    occurred_before: datetime | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in asdict(self).items()
+            if value not in ("", None)
+        }
+
+
+def _events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:
+    """The audit log is read at institution scope (it spans every branch); narrower grants see nothing."""
+    if Scope.INSTITUTION in actor.scopes_for(AUDIT_VIEW):
+        return AuditEvent.objects.all()
+    return AuditEvent.objects.none()
+
+
+def audit_event_search(*, actor: Actor, filters: AuditFilter) -> QuerySet[AuditEvent]:
+    """Events matching ``filters``, newest first. ``action`` ending in "." matches every code under it."""
+    require_permission(actor, AUDIT_VIEW)
+    events = _events_visible_to(actor)
+    if filters.actor:
+        label = filters.actor.strip()
+        events = events.filter(Q(actor_label=label) | Q(actor_label=f"user:{label}"))
+    if filters.action:
+        if filters.action.endswith("."):
+            events = events.filter(action__startswith=filters.action)
+        else:
+            events = events.filter(action=filters.action)
+    if filters.object_type:
+        events = events.filter(object_type=filters.object_type)
+    if filters.object_id:
+        events = events.filter(object_id=filters.object_id)
+    if filters.occurred_from is not None:
+        events = events.filter(occurred_at__gte=filters.occurred_from)
+    if filters.occurred_before is not None:
+        events = events.filter(occurred_at__lt=filters.occurred_before)
+    return events.order_by("-sequence")
+
+
+def access_audit_event(actor: Actor, event_id: object) -> AuditEvent:
+    return access_object(
+        _events_visible_to(actor), event_id, actor=actor, action=AUDIT_VIEW, object_type="audit_event"
     )

@@ -1,21 +1,85 @@
-"""Writing audit and security events. Called inside the service's transaction, so an event
-exists exactly when its change does."""
+"""Writing audit and security events.
+
+Audit events are recorded inside the service's transaction, so an event exists exactly when its
+change does. Inside a fincrm atomic block (``fincrm.platform.transaction.atomic``) ``audit_record``
+only buffers the event; right before the outermost fincrm block commits, ``_flush`` takes the
+chain lock, gives the buffered events their sequences and hashes, inserts them in one statement
+and moves the chain head. Outside a fincrm block (a plain request, a Django ``atomic``, the
+shell) the event is chained and written at once, in its own fincrm block.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 
 from fincrm.audit import registry
-from fincrm.audit.models import AuditEvent, SecurityEvent
-from fincrm.platform import context
+from fincrm.audit.chain import GENESIS_HASH, event_hash, fields_of, jsonable
+from fincrm.audit.models import AuditChainHead, AuditEvent, SecurityEvent
+from fincrm.platform import context, transaction
 from fincrm.platform.actor import Actor
 
 security_log = logging.getLogger("fincrm.security")
+
+_BUFFER = "audit.pending"
+INSERT_BATCH = 2000  # events per INSERT statement
+
+
+def _clip(value: str, length: int) -> str:
+    return value[:length]
+
+
+def _event(
+    actor: Actor, action: str, occurred_at: datetime, request: context.RequestContext, row: Mapping[str, Any]
+) -> AuditEvent:
+    before = row.get("before")
+    after = row.get("after")
+    return AuditEvent(
+        occurred_at=occurred_at,
+        actor_label=_clip(actor.label, 150),
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
+        org_unit_id=actor.org_unit_id,
+        client_ip=request.client_ip or None,
+        user_agent=_clip(request.user_agent, 512),
+        request_id=_clip(request.request_id, 64),
+        action=action,
+        object_type=row.get("object_type", "") or "",
+        object_id=str(row.get("object_id", "") or ""),
+        reason=row.get("reason", "") or "",
+        before=jsonable(dict(before)) if before is not None else None,
+        after=jsonable(dict(after)) if after is not None else None,
+    )
+
+
+@dataclass(eq=False)
+class _Pending:
+    """Events buffered in one savepoint: the marker sits in Django's on-commit list, so a savepoint
+    rolled back (ours or a plain Django ``atomic`` inside ours) drops it, and with it the events."""
+
+    events: list[AuditEvent]
+
+    def __call__(self) -> None:  # the on-commit marker does nothing when it runs
+        return None
+
+
+def _append(events: list[AuditEvent]) -> None:
+    if not events:
+        return
+    pending = transaction.storage()
+    if pending is None:
+        with transaction.atomic():
+            _append(events)
+        return
+    marker = _Pending(events)
+    transaction.on_commit(marker)
+    pending.setdefault(_BUFFER, []).append(marker)
 
 
 def audit_record(
@@ -28,24 +92,75 @@ def audit_record(
     after: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
+    """Record one event; it is written (with its sequence and hash) when the fincrm block commits."""
     registry.get(action)  # an unregistered code is a programming error, caught by tests
-    request = context.current()
-    return AuditEvent.objects.create(
-        occurred_at=timezone.now(),
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
-        actor_token_id=actor.token_id,
-        org_unit_id=actor.org_unit_id,
-        client_ip=request.client_ip or None,
-        user_agent=request.user_agent,
-        request_id=request.request_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        reason=reason,
-        before=dict(before) if before is not None else None,
-        after=dict(after) if after is not None else None,
+    event = _event(
+        actor,
+        action,
+        timezone.now(),
+        context.current(),
+        {
+            "object_type": object_type,
+            "object_id": object_id,
+            "before": before,
+            "after": after,
+            "reason": reason,
+        },
     )
+    _append([event])
+    return event
+
+
+def audit_record_many(actor: Actor, action: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Record one event per row (keys: object_type, object_id, before, after, reason), written
+    set-based with the batch's other events. Returns the number of events."""
+    registry.get(action)
+    request = context.current()
+    occurred_at = timezone.now()
+    events = [_event(actor, action, occurred_at, request, row) for row in rows]
+    _append(events)
+    return len(events)
+
+
+def _lock_head(using: str) -> AuditChainHead:
+    """The chain head, locked until commit (PostgreSQL: FOR UPDATE; SQLite's IMMEDIATE transaction
+    already holds the database's one write lock). Created from the newest event when missing."""
+    heads = AuditChainHead.objects.using(using).select_for_update()
+    head = heads.filter(pk=1).first()
+    if head is not None:
+        return head
+    last = AuditEvent.objects.using(using).order_by("-sequence").values_list("sequence", "hash").first()
+    sequence, digest = last if last is not None else (0, GENESIS_HASH)
+    AuditChainHead.objects.using(using).bulk_create(
+        [AuditChainHead(pk=1, sequence=sequence, hash=digest)], ignore_conflicts=True
+    )
+    return heads.get(pk=1)
+
+
+def _flush(using: str, storage: dict[str, Any]) -> None:
+    markers: list[_Pending] = storage.pop(_BUFFER, [])
+    if not markers:
+        return
+    connection = connections[using]
+    alive = {id(entry[1]) for entry in connection.run_on_commit}
+    events = [event for marker in markers if id(marker) in alive for event in marker.events]
+    mine = {id(marker) for marker in markers}
+    connection.run_on_commit = [entry for entry in connection.run_on_commit if id(entry[1]) not in mine]
+    if not events:
+        return
+    head = _lock_head(using)
+    sequence, previous = head.sequence, head.hash
+    for event in events:
+        sequence += 1
+        event.sequence = sequence
+        event.prev_hash = previous
+        event.hash = event_hash(fields_of(event), sequence=sequence, prev_hash=previous)
+        previous = event.hash
+    AuditEvent.objects.using(using).bulk_create(events, batch_size=INSERT_BATCH)
+    AuditChainHead.objects.using(using).filter(pk=head.pk).update(sequence=sequence, hash=previous)
+
+
+transaction.register_pre_commit(_flush)
 
 
 def security_event_record(

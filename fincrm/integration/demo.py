@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyotp
-from django.db import transaction
 
 from fincrm.org import services as org_services
 from fincrm.org.models import OrgUnit, Team
+from fincrm.platform import transaction
 from fincrm.platform.actor import Actor
 from fincrm.users.actors import actor_for_user
 from fincrm.users.models import MfaDevice, Role, User
@@ -154,9 +154,11 @@ def load_demo(operator: Actor) -> None:
 
 
 def demo_sign_ins() -> list[SignIn]:
-    secrets = dict(
-        MfaDevice.objects.filter(confirmed_at__isnull=False).values_list("user__username", "secret")
-    )
+    # Secrets are encrypted: load the devices (their row id decrypts them), not the raw column.
+    secrets = {
+        device.user.username: device.secret
+        for device in MfaDevice.objects.filter(confirmed_at__isnull=False).select_related("user")
+    }
     users = User.objects.filter(username__in=[person.username for person in STAFF]).select_related("org_unit")
     by_username = {user.username: user for user in users}
     rows = []

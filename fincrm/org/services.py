@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import transaction
 from django.db.models import CharField, F, Max, Value
 from django.db.models.functions import Concat, Length, Substr
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from fincrm.audit.services import audit_record
 from fincrm.org.models import PATH_SEPARATOR, OrgUnit, Team
 from fincrm.org.selectors import access_org_unit, access_team
+from fincrm.platform import transaction
 from fincrm.platform.access import record_denied, require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, Forbidden, ServiceError

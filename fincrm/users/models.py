@@ -14,6 +14,7 @@ from fincrm.org.models import OrgUnit, Team, subtree_condition
 from fincrm.platform.actor import Actor, Scope
 from fincrm.platform.models import TimestampedModel
 from fincrm.platform.scoping import ScopedQuerySet
+from fincrm.security.fields import EncryptedTextField, RowUidMixin
 
 username_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9._-]{1,63}$",
@@ -210,10 +211,10 @@ class UserSession(models.Model):
         return f"session of {self.user_id} from {self.client_ip}"
 
 
-class MfaDevice(TimestampedModel):
+class MfaDevice(RowUidMixin, TimestampedModel):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="mfa_device")
-    # Base32 TOTP secret; the security core moves it into an encrypted field.
-    secret = models.CharField(max_length=64)
+    # Base32 TOTP secret, stored AES-256-GCM encrypted (fincrm.security.fields).
+    secret = EncryptedTextField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     # The last accepted 30-second step: a code is never accepted twice.
     last_used_step = models.BigIntegerField(default=0)

@@ -51,6 +51,11 @@ SECTIONS: tuple[NavSection, ...] = (
             NavItem(_("Security alerts"), "audit:alert-list", ("security.alert.view",), icon="alert"),
         ),
     ),
+    NavSection(
+        "oversight",
+        _("Audit"),
+        (NavItem(_("Audit log"), "audit:event-list", ("audit.view",), icon="checklist"),),
+    ),
 )
 
 

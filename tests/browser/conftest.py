@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 
 from fincrm.org.models import OrgUnit
+from tests.audit.support import Tamper, tamper
 from tests.support.world import World, build_world, load_world
+
+__all__ = ["tamper"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
@@ -47,7 +50,9 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_world(transactional_db: None) -> World:
+def live_world(transactional_db: None, tamper: Tamper) -> World:
+    """The world in a committed database; ``tamper`` (after transactional_db) clears the audit
+    rows the pages wrote, so the database flush between tests can run past the audit triggers."""
     if not OrgUnit.objects.exists():
         build_world()
     return load_world()

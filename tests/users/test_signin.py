@@ -335,7 +335,13 @@ def test_production_uses_argon2id() -> None:
         "print(settings.PASSWORD_HASHERS[0]); "
         "print(get_hasher().encode('x' * 12, get_hasher().salt()).split('$')[0])"
     )
-    env = {"FINCRM_PROFILE": "production", "FINCRM_SECRET_KEY": "s" * 50, "PATH": "/usr/bin:/bin"}
+    env = {
+        "FINCRM_PROFILE": "production",
+        "FINCRM_SECRET_KEY": "s" * 50,
+        # Production refuses to start without a master key (docs/security-keys.md).
+        "FINCRM_MASTER_KEY": "A" * 43 + "=",
+        "PATH": "/usr/bin:/bin",
+    }
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", code],
         env=env,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -220,6 +221,8 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         FINCRM_PROFILE="production",
         FINCRM_SECRET_KEY=secrets.token_urlsafe(64),
+        # Production refuses to start without a master key (docs/security-keys.md).
+        FINCRM_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         FINCRM_ALLOWED_HOSTS="crm.example.bank",
         FINCRM_DATA_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="fincrm.settings",

@@ -65,7 +65,7 @@ NEEDED = {
         },
     ),
     "org": ("admin/org/", {"unit-list": "", "team-list": "teams/"}),
-    "audit": ("security/", {"alert-list": "alerts/"}),
+    "audit": ("security/", {"alert-list": "alerts/", "event-list": "audit/"}),
 }
 
 

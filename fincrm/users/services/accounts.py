@@ -14,13 +14,13 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fincrm.audit.services import audit_record
 from fincrm.org.models import OrgUnit, Team
 from fincrm.platform import permissions as permission_registry
+from fincrm.platform import transaction
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, ServiceError

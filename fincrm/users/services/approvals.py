@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fincrm.audit.services import audit_record
+from fincrm.platform import transaction
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, ServiceError
 from fincrm.users.models import AccessChangeRequest, RoleAssignment

@@ -16,11 +16,10 @@ from datetime import datetime
 import pyotp
 import segno
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fincrm.platform import hooks
+from fincrm.platform import hooks, transaction
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, ServiceError
 from fincrm.platform.permissions import any_privileged

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fincrm.audit.services import audit_record
 from fincrm.platform import permissions as permission_registry
+from fincrm.platform import transaction
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor, Scope
 from fincrm.platform.errors import Conflict, ServiceError

@@ -13,11 +13,10 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fincrm.platform import hooks
+from fincrm.platform import hooks, transaction
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden, ServiceError

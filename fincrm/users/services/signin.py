@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from fincrm.audit.selectors import audit_last_occurred
-from fincrm.platform import hooks
+from fincrm.platform import hooks, transaction
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
 from fincrm.users.actors import actor_for_user

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record
+from fincrm.platform import transaction
 from fincrm.platform.access import access_object, require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, ServiceError

@@ -11,9 +11,9 @@ import secrets
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from fincrm.org import services as org_services
+from fincrm.platform import transaction
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
 from fincrm.users.models import Role
