@@ -10,7 +10,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.org.models import OrgUnit
-from fincrm.platform.errors import ServiceError
 
 Choices = Sequence[tuple[int, str]]
 
@@ -34,16 +33,6 @@ def _active() -> forms.BooleanField:
     return forms.BooleanField(
         label=_("Active"), required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
-
-
-def apply_service_error(form: forms.Form, error: ServiceError) -> None:
-    """Show a service's refusal on the form: each message on its field, the rest above the form."""
-    if not error.fields:
-        form.add_error(None, str(error.message))
-        return
-    for field, messages in error.fields.items():
-        for message in messages:
-            form.add_error(field if field in form.fields else None, message)
 
 
 class OrgUnitCreateForm(forms.Form):

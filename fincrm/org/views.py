@@ -17,13 +17,13 @@ from fincrm.org.forms import (
     OrgUnitMoveForm,
     TeamCreateForm,
     TeamEditForm,
-    apply_service_error,
 )
 from fincrm.org.members import team_members
 from fincrm.org.models import OrgUnit
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
+from fincrm.platform.forms import apply_service_error
 from fincrm.platform.views import page, request_actor
 
 VIEW = "org.view"

@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from fincrm.platform import permissions as permission_registry
 from fincrm.platform.actor import Scope
-from fincrm.platform.errors import ServiceError
 
 SCOPE_CHOICES = [
     (Scope.OWN.value, _("Own: customers the user manages")),
@@ -19,17 +18,6 @@ SCOPE_CHOICES = [
     (Scope.SUBTREE.value, _("Subtree: the user's org unit and everything under it")),
     (Scope.INSTITUTION.value, _("Institution: everything")),
 ]
-
-
-def apply_service_error(form: forms.Form, error: ServiceError) -> None:
-    """Show a service's field errors on the form's fields (others at the top)."""
-    if not error.fields:
-        form.add_error(None, str(error.message))
-        return
-    for name, messages in error.fields.items():
-        target = name if name in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
 
 
 class _Styled(forms.Form):

@@ -84,12 +84,3 @@ class PasswordResetForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-
-
-def apply_service_errors(form: forms.Form, fields: dict[str, list[str]], message: str) -> None:
-    """Put a ServiceError's field messages on the form (unknown fields become form-wide errors)."""
-    if not fields:
-        form.add_error(None, message)
-    for name, messages in fields.items():
-        for text in messages:
-            form.add_error(name if name in form.fields else None, text)

@@ -14,7 +14,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fincrm.platform.errors import ServiceError
-from fincrm.users.forms import PasswordChangeForm, PasswordConfirmForm, TotpCodeForm, apply_service_errors
+from fincrm.platform.forms import apply_service_error
+from fincrm.users.forms import PasswordChangeForm, PasswordConfirmForm, TotpCodeForm
 from fincrm.users.selectors.sessions import (
     mfa_device_confirmed,
     own_account,
@@ -71,7 +72,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
                 current_key=old_key,
             )
         except ServiceError as error:
-            apply_service_errors(form, error.fields, str(error.message))
+            apply_service_error(form, error)
         else:
             # Keep this session valid under the new password (Django cycles its key), and its row with it.
             update_session_auth_hash(request, user)
@@ -144,7 +145,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         try:
             codes = mfa_setup_confirm(actor=actor, code=form.cleaned_data["code"])
         except ServiceError as error:
-            apply_service_errors(form, error.fields, str(error.message))
+            apply_service_error(form, error)
         else:
             request.session[SESSION_MFA_OK] = True
             messages.success(request, _("Two-factor sign-in is set up."))

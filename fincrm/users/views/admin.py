@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
+from fincrm.platform.forms import apply_service_error
 from fincrm.platform.pagination import keyset_page
 from fincrm.platform.views import page, request_actor
 from fincrm.users.admin_forms import (
@@ -28,7 +29,6 @@ from fincrm.users.admin_forms import (
     UserCreateForm,
     UserFilterForm,
     UserProfileForm,
-    apply_service_error,
 )
 from fincrm.users.models import AccessChangeRequest
 from fincrm.users.selectors import accounts as account_selectors
