@@ -26,8 +26,12 @@ build/static/vendor/.built: package.json package-lock.json scripts/build-assets.
 demo: setup
 	@$(BIN)/fincrm migrate --no-input -v 0
 	@$(BIN)/fincrm demo-data
-	@echo "fincrm is running at http://127.0.0.1:8000 (Ctrl-C to stop)"
-	@$(BIN)/fincrm runserver 127.0.0.1:8000 --noreload
+	@# The worker and the scheduler run beside the server and stop (SIGTERM) when it exits.
+	@$(BIN)/fincrm worker & worker=$$!; \
+	$(BIN)/fincrm scheduler & scheduler=$$!; \
+	trap 'kill $$worker $$scheduler 2>/dev/null; wait $$worker $$scheduler' EXIT; \
+	echo "fincrm is running at http://127.0.0.1:8000 with its worker and scheduler (Ctrl-C to stop)"; \
+	$(BIN)/fincrm runserver 127.0.0.1:8000 --noreload
 
 lint: setup
 	$(BIN)/ruff format --check fincrm tests bench

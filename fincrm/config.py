@@ -92,6 +92,9 @@ class Config:
     api_max_body_bytes: int
     api_page_size_max: int
     api_token_default_days: int
+    job_poll_seconds: int
+    job_lock_timeout_seconds: int
+    outbox_dispatch_seconds: int
     data_dir: Path = field(default=BASE_DIR / "data")
     # Keyring (docs/security-keys.md). The master key itself is never shown in a repr.
     master_key: str = field(default="", repr=False)
@@ -162,6 +165,9 @@ def load(environ: dict[str, str] | None = None) -> Config:
         api_max_body_bytes=_int(env, "FINCRM_API_MAX_BODY_BYTES", 1_048_576, minimum=1024),
         api_page_size_max=_int(env, "FINCRM_API_PAGE_SIZE_MAX", 200, minimum=1),
         api_token_default_days=_int(env, "FINCRM_API_TOKEN_DEFAULT_DAYS", 90, minimum=1),
+        job_poll_seconds=_int(env, "FINCRM_JOB_POLL_SECONDS", 1, minimum=1),
+        job_lock_timeout_seconds=_int(env, "FINCRM_JOB_LOCK_TIMEOUT_SECONDS", 300, minimum=10),
+        outbox_dispatch_seconds=_int(env, "FINCRM_OUTBOX_DISPATCH_SECONDS", 5, minimum=1),
         data_dir=data_dir,
         master_key=master_key,
         master_key_file=master_key_file,

@@ -207,6 +207,9 @@ FINCRM_MFA_ISSUER = CONFIG.mfa_issuer
 FINCRM_API_RATE_LIMIT_PER_MINUTE = CONFIG.api_rate_limit_per_minute
 FINCRM_API_PAGE_SIZE_MAX = CONFIG.api_page_size_max
 FINCRM_API_TOKEN_DEFAULT_DAYS = CONFIG.api_token_default_days
+FINCRM_JOB_POLL_SECONDS = CONFIG.job_poll_seconds
+FINCRM_JOB_LOCK_TIMEOUT_SECONDS = CONFIG.job_lock_timeout_seconds
+FINCRM_OUTBOX_DISPATCH_SECONDS = CONFIG.outbox_dispatch_seconds
 FINCRM_MFA_PENDING_SECONDS = 300
 # Keyring (docs/security-keys.md): the master key comes from the environment or a key file.
 FINCRM_MASTER_KEY = CONFIG.master_key

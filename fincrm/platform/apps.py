@@ -10,4 +10,4 @@ class PlatformConfig(AppConfig):
     def ready(self) -> None:
         # Every app declares its permissions and audit event codes in modules of these names;
         # loading them here fills the registries without platform importing any app.
-        autodiscover_modules("permissions", "audit_events")
+        autodiscover_modules("permissions", "audit_events", "jobs")
