@@ -23,6 +23,7 @@ register(
 register(
     EventCode("auth.signed_in", _("Signed in")),
     EventCode("auth.failed", _("Sign-in failed")),
+    EventCode("auth.locked", _("Account locked after repeated failures")),
     EventCode("auth.signed_out", _("Signed out")),
     EventCode("auth.password_changed", _("Password changed")),
     EventCode("auth.session_ended", _("Session ended")),

@@ -131,6 +131,10 @@ def test_fifth_failure_locks_and_a_locked_account_looks_like_a_wrong_password(
     [lockout] = _events("auth.lockout", user)
     assert lockout.severity == "alert"
     assert lockout.detail == {"username": "peer_a", "failures": 5}
+    [locked] = AuditEvent.objects.filter(action="auth.locked", object_id=str(user.pk))
+    assert locked.before == {"locked_at": None}
+    assert locked.after is not None
+    assert locked.after["failures"] == 5
 
     correct = post_sign_in(client, "peer_a", PASSWORD)
     wrong = post_sign_in(client, "peer_a", "wrong-password-123")
@@ -138,6 +142,7 @@ def test_fifth_failure_locks_and_a_locked_account_looks_like_a_wrong_password(
     assert page_without_token(correct) == page_without_token(wrong)
     assert "_auth_user_id" not in client.session
     assert len(_events("auth.lockout", user)) == 1  # locking once, not on every later failure
+    assert AuditEvent.objects.filter(action="auth.locked", object_id=str(user.pk)).count() == 1
 
 
 @override_settings(FINCRM_LOCKOUT_FAILURES=5, FINCRM_LOGIN_IP_FREE_FAILURES=100)

@@ -109,6 +109,14 @@ def sign_in_failure_record(*, username: str, user: User | None, client_ip: str, 
     failures = LoginAttempt.objects.filter(user=user, succeeded=False, attempted_at__gte=since).count()
     if failures >= settings.FINCRM_LOCKOUT_FAILURES:
         User.objects.filter(pk=user.pk, locked_at__isnull=True).update(locked_at=moment)
+        hooks.audit_recorder()(
+            actor,
+            "auth.locked",
+            object_type="user",
+            object_id=str(user.pk),
+            before={"locked_at": None},
+            after={"locked_at": moment.isoformat(), "failures": failures},
+        )
         security(
             actor,
             "auth.lockout",
