@@ -306,7 +306,7 @@ class _LockLost(Exception):
     """Our lock went stale and another worker took the job over: undo our run."""
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """The exception's class and innermost frames, never its message (which may quote data)."""
     frames = traceback.extract_tb(error.__traceback__)[-3:]
     where = " <- ".join(f"{os.path.basename(frame.filename)}:{frame.lineno}" for frame in reversed(frames))
@@ -336,7 +336,7 @@ def _execute(claimed: Job, me: str, now: datetime) -> bool:
         )
         return False
     except Exception as error:
-        description = _describe(error)
+        description = describe_error(error)
         logger.warning(
             "job %s #%s failed (attempt %s): %s", claimed.task, claimed.pk, claimed.attempts, description
         )

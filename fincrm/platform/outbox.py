@@ -40,7 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fincrm.platform import context, transaction
-from fincrm.platform.jobs import _describe, check_ids, exponential_backoff, periodic
+from fincrm.platform.jobs import check_ids, describe_error, exponential_backoff, periodic
 from fincrm.platform.models import OutboxDelivery, OutboxEvent
 
 __all__ = ["Delivery", "dispatch", "handlers", "handles", "publish"]
@@ -138,7 +138,7 @@ def dispatch(*, batch: int = 500, now: datetime | None = None) -> DispatchResult
                     delivered = _deliver(spec, event)
                 result.delivered += delivered
             except Exception as failure:
-                error = f"{spec.name}: {_describe(failure)}"[:500]
+                error = f"{spec.name}: {describe_error(failure)}"[:500]
                 result.failed += 1
                 logger.warning("outbox event %s #%s: handler failed: %s", event.topic, event.pk, error)
         if error is None:

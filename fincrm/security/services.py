@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connections, models, router, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record
 from fincrm.platform.access import require_permission
@@ -267,7 +268,7 @@ def key_rewrap(*, actor: Actor, new_provider: MasterKeyProvider) -> int:
         material = current.unwrap(key.key_id, bytes(key.wrapped))
         wrapped = new_provider.wrap(key.key_id, material)
         if new_provider.unwrap(key.key_id, wrapped) != material:  # pragma: no cover - defensive
-            raise Conflict("the new master key does not round-trip", code="rewrap_failed")
+            raise Conflict(_("The new master key does not round-trip."), code="rewrap_failed")
         key.wrapped = wrapped
         key.master_fingerprint = new_provider.fingerprint
         key.save(update_fields=["wrapped", "master_fingerprint"])
@@ -342,4 +343,4 @@ def master_key_from_file_or_env(*, key_file: str | None, env_value: str | None) 
         return file_master_key(Path(key_file))
     if env_value:
         return environment_master_key(env_value, "the new master key")
-    raise Conflict("give the new master key with --new-key-file or --new-key-env", code="no_new_key")
+    raise Conflict(_("Give the new master key with --new-key-file or --new-key-env."), code="no_new_key")
