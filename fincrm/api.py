@@ -4,6 +4,7 @@ Every endpoint requires authentication (a bearer token or the browser session, s
 fincrm/users/api_auth.py) unless it declares ``auth=None``.
 """
 
+from fincrm.customers.api import router as customers_router
 from fincrm.org.api import router as org_router
 from fincrm.platform.api import build_api
 from fincrm.users.api import router as users_router
@@ -12,3 +13,4 @@ from fincrm.users.api_auth import default_auth
 api = build_api(auth=default_auth())
 api.add_router("", org_router)
 api.add_router("", users_router)
+api.add_router("", customers_router)

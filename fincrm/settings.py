@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "fincrm.org",
     "fincrm.users",
     "fincrm.customers",
+    "fincrm.products",
+    "fincrm.portfolio",
+    "fincrm.privacy",
     "fincrm.integration",
     "fincrm.web",
 ]

@@ -8,6 +8,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/org/", include("fincrm.org.urls")),
     path("security/", include("fincrm.audit.urls")),
+    path("sensitive/", include("fincrm.security.urls")),
+    path("customers/", include("fincrm.customers.urls")),
+    path("privacy/", include("fincrm.privacy.urls")),
     path("", include("fincrm.users.urls")),
     path("", include("fincrm.web.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Customer permissions, declared now so roles can hold them; the customer 360 work adds the data."""
+"""Customer permissions."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +12,9 @@ register(
     PermissionSpec("customer.edit", _("Change customers"), GROUP, customer_data=True),
     PermissionSpec("customer.reassign", _("Reassign customers between managers"), GROUP, customer_data=True),
     PermissionSpec("customer.export", _("Export customer lists"), GROUP, customer_data=True, privileged=True),
+    PermissionSpec("customer.merge", _("Review duplicates and merge customers"), GROUP, customer_data=True),
+    PermissionSpec("customer.tag.manage", _("Define customer tags"), GROUP),
+    PermissionSpec("customer.field.manage", _("Define customer custom fields"), GROUP),
     PermissionSpec(
         "pii.unmask_c2",
         _("Unmask C2 identifiers (ID, mobile, card numbers)"),

@@ -28,13 +28,33 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "account_manager",
         _("Account manager"),
         Scope.OWN,
-        frozenset({"customer.view", "customer.create", "customer.edit"}),
+        frozenset(
+            {
+                "customer.view",
+                "customer.create",
+                "customer.edit",
+                "pii.grant.request",
+                "privacy.consent.record",
+                "product.view",
+            }
+        ),
     ),
     BuiltinRole(
         "team_lead",
         _("Team lead"),
         Scope.TEAM,
-        frozenset({"customer.view", "customer.edit", "customer.reassign", "user.view", "org.view"}),
+        frozenset(
+            {
+                "customer.view",
+                "customer.edit",
+                "customer.reassign",
+                "pii.grant.request",
+                "privacy.consent.record",
+                "product.view",
+                "user.view",
+                "org.view",
+            }
+        ),
     ),
     BuiltinRole(
         "branch_manager",
@@ -46,6 +66,9 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
                 "customer.edit",
                 "customer.reassign",
                 "customer.export",
+                "pii.grant.request",
+                "privacy.consent.record",
+                "product.view",
                 "user.view",
                 "org.view",
             }
@@ -56,29 +79,86 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "risk_officer",
         _("Risk officer"),
         Scope.INSTITUTION,
-        frozenset({"customer.view", "pii.unmask_c2", "user.view", "org.view"}),
+        frozenset({"customer.view", "pii.unmask_c2", "product.view", "user.view", "org.view"}),
         mfa_required=True,
     ),
     BuiltinRole(
         "compliance_officer",
         _("Compliance officer"),
         Scope.INSTITUTION,
-        frozenset({"customer.view", "pii.unmask_c2", "audit.view", "user.view", "role.view", "org.view"}),
+        frozenset(
+            {
+                "customer.view",
+                "pii.unmask_c2",
+                "pii.grant.approve",
+                "pii.grant.report",
+                "privacy.manage",
+                "privacy.request.view",
+                "privacy.request.handle",
+                "product.view",
+                "audit.view",
+                "user.view",
+                "role.view",
+                "org.view",
+            }
+        ),
         mfa_required=True,
     ),
     BuiltinRole(
         "operations",
         _("Operations"),
         Scope.SUBTREE,
-        frozenset({"customer.view", "customer.create", "customer.edit", "org.view", "api.token.use"}),
+        frozenset(
+            {
+                "customer.view",
+                "customer.create",
+                "customer.edit",
+                "customer.merge",
+                "customer.tag.manage",
+                "privacy.consent.record",
+                "product.view",
+                "product.manage",
+                "org.view",
+                "api.token.use",
+            }
+        ),
     ),
-    BuiltinRole("marketing", _("Marketing"), Scope.INSTITUTION, frozenset({"customer.view", "org.view"})),
-    BuiltinRole("service_agent", _("Service agent"), Scope.INSTITUTION, frozenset({"customer.view"})),
+    BuiltinRole(
+        "marketing",
+        _("Marketing"),
+        Scope.INSTITUTION,
+        frozenset({"customer.view", "customer.tag.manage", "product.view", "org.view"}),
+    ),
+    BuiltinRole(
+        "service_agent",
+        _("Service agent"),
+        Scope.INSTITUTION,
+        frozenset(
+            {
+                "customer.view",
+                "pii.grant.request",
+                "privacy.consent.record",
+                "privacy.request.view",
+                "product.view",
+            }
+        ),
+    ),
     BuiltinRole(
         "auditor",
         _("Auditor"),
         Scope.INSTITUTION,
-        frozenset({"audit.view", "audit.export", "customer.view", "user.view", "role.view", "org.view"}),
+        frozenset(
+            {
+                "audit.view",
+                "audit.export",
+                "customer.view",
+                "pii.grant.report",
+                "product.view",
+                "user.view",
+                "role.view",
+                "org.view",
+            }
+        ),
         mfa_required=True,
     ),
     BuiltinRole(
@@ -95,6 +175,7 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
                 "org.view",
                 "org.manage",
                 "settings.manage",
+                "customer.field.manage",
                 "security.alert.view",
                 "api.token.use",
             }

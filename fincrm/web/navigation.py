@@ -40,6 +40,29 @@ class NavSection:
 SECTIONS: tuple[NavSection, ...] = (
     NavSection("main", None, (NavItem(_("Home"), "web:home", icon="home"),)),
     NavSection(
+        "customers",
+        _("Customers"),
+        (
+            NavItem(_("Customers"), "customers:customer-list", ("customer.view",), icon="users-group"),
+            NavItem(_("New customer"), "customers:customer-create", ("customer.create",), icon="user"),
+            NavItem(_("Duplicates"), "customers:duplicate-list", ("customer.merge",), icon="checklist"),
+            NavItem(_("Tags"), "customers:tag-list", ("customer.tag.manage",), icon="checklist"),
+            NavItem(
+                _("Custom fields"),
+                "customers:custom-field-list",
+                ("customer.field.manage",),
+                icon="checklist",
+            ),
+            NavItem(_("Consent purposes"), "privacy:purpose-list", ("privacy.manage",), icon="shield"),
+            NavItem(
+                _("Data-subject requests"),
+                "privacy:request-list",
+                ("privacy.request.view",),
+                icon="checklist",
+            ),
+        ),
+    ),
+    NavSection(
         "administration",
         _("Administration"),
         (
@@ -54,7 +77,15 @@ SECTIONS: tuple[NavSection, ...] = (
     NavSection(
         "oversight",
         _("Audit"),
-        (NavItem(_("Audit log"), "audit:event-list", ("audit.view",), icon="checklist"),),
+        (
+            NavItem(_("Audit log"), "audit:event-list", ("audit.view",), icon="checklist"),
+            NavItem(
+                _("Sensitive-access grants"),
+                "security:grant-list",
+                ("pii.grant.request", "pii.grant.approve", "pii.grant.report"),
+                icon="shield",
+            ),
+        ),
     ),
 )
 

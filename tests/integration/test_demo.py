@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from fincrm.audit.models import AuditEvent
+from fincrm.customers.models import Customer
 from fincrm.org.models import OrgUnit, Team
 from fincrm.users.models import MfaDevice, Role, User
 from fincrm.users.roles import BUILTIN_ROLES
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def empty_institution(world: object) -> None:
     """Remove the test world (inside the test's transaction) so the tree can be created anew."""
+    Customer.objects.all().delete()
     User.objects.all().delete()
     Team.objects.all().delete()
     for unit in OrgUnit.objects.order_by("-depth"):

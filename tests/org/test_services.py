@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fincrm.audit.models import AuditEvent
+from fincrm.customers.models import Customer
 from fincrm.org import services
 from fincrm.org.models import OrgUnit, Team
 from fincrm.platform.actor import Actor
@@ -167,6 +168,7 @@ def test_only_one_institution_exists(world: World) -> None:
 
 def test_only_an_operator_creates_the_root(world: World, admin: Actor) -> None:
     OrgUnit.objects.all().update(parent=None)
+    Customer.objects.all().delete()  # the world's customers name their managers
     User.objects.all().delete()
     Team.objects.all().delete()
     OrgUnit.objects.all().delete()

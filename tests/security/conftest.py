@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from fincrm.customers.models import Customer
 from fincrm.security import fields, services
 from fincrm.security.keyring import keyring
 from tests.security.models import Secretive
@@ -28,7 +29,10 @@ def fresh_keyring() -> Iterator[None]:
 
 @pytest.fixture
 def secretive(secretive_table: None, db: None, monkeypatch: pytest.MonkeyPatch) -> type[Secretive]:
-    """The test model, also seen by key rotation and status (it is not an installed app)."""
+    """The test model, also seen by key rotation and status (it is not an installed app).
+
+    The world's customers are removed (inside the test's transaction) so counts are the model's own."""
+    Customer.objects.all().delete()
     real = fields.encrypted_columns
 
     def with_test_model() -> list[Any]:

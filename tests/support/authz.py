@@ -58,6 +58,13 @@ def unit_target(world: World, actor: User, variant: str) -> int:
     return world.sub_b1 if variant == OUT_OF_SCOPE else world.sub_a1
 
 
+def customer_target(world: World, actor: User, variant: str) -> int:
+    """A customer: in sub-branch A1 (managed by account_manager_a, covered by team A1) or in B1.
+
+    Use with ``own_scope_reaches_target=True``: account_manager_a manages the in-scope customer."""
+    return world.customer_b if variant == OUT_OF_SCOPE else world.customer_a
+
+
 def team_target(world: World, actor: User, variant: str) -> int:
     return world.team_b1 if variant == OUT_OF_SCOPE else world.team_a1
 

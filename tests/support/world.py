@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fincrm.customers.models import Customer
+from fincrm.customers.search_terms import name_pinyin, refresh_search_terms
 from fincrm.org.models import OrgUnit, Team
 from fincrm.users.models import Role, RoleAssignment, TeamMembership, User
 from fincrm.users.roles import BUILTIN_ROLES
@@ -32,6 +34,8 @@ class World:
     sub_b1: int
     team_a1: int
     team_b1: int
+    customer_a: int  # in sub-branch A1, managed by account_manager_a, covered by team A1
+    customer_b: int  # in sub-branch B1, managed by account_manager_b, covered by team B1
 
     @staticmethod
     def user(username: str) -> User:
@@ -70,7 +74,43 @@ def build_world() -> World:
         _user(f"{spec.code}_b", sub_b1, team_b1, roles[spec.code])
     _user("peer_a", sub_a1, team_a1, None)
     _user("peer_b", sub_b1, team_b1, None)
-    return World(hq.pk, branch_a.pk, branch_b.pk, sub_a1.pk, sub_b1.pk, team_a1.pk, team_b1.pk)
+    customer_a = _customer(
+        "W-A", "张三", "11010519491231002X", "+8613800138000", sub_a1, team_a1, "account_manager_a"
+    )
+    customer_b = _customer(
+        "W-B", "李四", "440305196405200017", "+8613900139000", sub_b1, team_b1, "account_manager_b"
+    )
+    return World(
+        hq.pk,
+        branch_a.pk,
+        branch_b.pk,
+        sub_a1.pk,
+        sub_b1.pk,
+        team_a1.pk,
+        team_b1.pk,
+        customer_a.pk,
+        customer_b.pk,
+    )
+
+
+def _customer(
+    number: str, name: str, id_number: str, mobile: str, unit: OrgUnit, team: Team, manager: str
+) -> Customer:
+    customer = Customer.objects.create(
+        customer_number=number,
+        kind="individual",
+        name=name,
+        name_pinyin=name_pinyin(name),
+        id_type="resident_id",
+        id_number=id_number,
+        mobile=mobile,
+        lifecycle_stage="customer",
+        org_unit=unit,
+        covering_team=team,
+        primary_manager=User.objects.get(username=manager),
+    )
+    refresh_search_terms([customer])
+    return customer
 
 
 def load_world() -> World:
@@ -80,6 +120,17 @@ def load_world() -> World:
     def team(code: str) -> int:
         return Team.objects.values_list("pk", flat=True).get(code=code)
 
+    def customer(number: str) -> int:
+        return Customer.objects.values_list("pk", flat=True).get(customer_number=number)
+
     return World(
-        unit("HQ"), unit("BR-A"), unit("BR-B"), unit("SB-A1"), unit("SB-B1"), team("T-A1"), team("T-B1")
+        unit("HQ"),
+        unit("BR-A"),
+        unit("BR-B"),
+        unit("SB-A1"),
+        unit("SB-B1"),
+        team("T-A1"),
+        team("T-B1"),
+        customer("W-A"),
+        customer("W-B"),
     )

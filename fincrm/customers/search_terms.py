@@ -1,0 +1,144 @@
+"""The terms a customer's name is found by: characters, pairs of characters, pinyin and initials.
+
+pypinyin reads heteronym surnames as common words (单 → dan, 曾 → ceng); as surnames they are read
+shàn, zēng …, so the surname is looked up in SURNAME_READINGS first. Per-character pinyin is
+memoized: an import of a million names repeats a few thousand characters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
+
+from fincrm.customers.models import Customer, CustomerSearchTerm
+from fincrm.security.masking import COMPOUND_SURNAMES
+
+Kind = CustomerSearchTerm.Kind
+
+# Readings of heteronym characters when they are a surname (GB/T 28039 and common usage).
+SURNAME_READINGS: dict[str, tuple[str, ...]] = {
+    "单": ("shan",),
+    "曾": ("zeng",),
+    "解": ("xie",),
+    "仇": ("qiu",),
+    "查": ("zha",),
+    "区": ("ou",),
+    "朴": ("piao",),
+    "盖": ("ge",),
+    "任": ("ren",),
+    "乐": ("yue",),
+    "繁": ("po",),
+    "员": ("yun",),
+    "纪": ("ji",),
+    "缪": ("miao",),
+    "尉迟": ("yu", "chi"),
+    "万俟": ("mo", "qi"),
+    "长孙": ("zhang", "sun"),
+    "秘": ("bi",),
+    "种": ("chong",),
+    "燕": ("yan",),
+    "葛": ("ge",),
+    "黑": ("he",),
+    "宓": ("mi",),
+    "洗": ("xian",),
+    "冼": ("xian",),
+    "覃": ("qin",),
+    "召": ("shao",),
+    "相": ("xiang",),
+    "过": ("guo",),
+    "句": ("gou",),
+    "祭": ("zhai",),
+    "谌": ("chen",),
+    "沈": ("shen",),
+    "藏": ("zang",),
+    "贲": ("ben",),
+    "翟": ("zhai",),
+    "柏": ("bai",),
+    "薄": ("bo",),
+    "蕃": ("pi",),
+}
+
+MAX_TERM_LENGTH = CustomerSearchTerm._meta.get_field("term").max_length or 64
+
+
+def is_han(char: str) -> bool:
+    return "CJK UNIFIED IDEOGRAPH" in unicodedata.name(char, "")
+
+
+def normalize_name(name: str) -> str:
+    """NFKC, spaces removed, lower case: what terms and queries are compared in."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).lower()
+
+
+@lru_cache(maxsize=65536)
+def char_pinyin(char: str) -> str:
+    reading = lazy_pinyin(char, style=Style.NORMAL, errors="ignore")
+    return reading[0] if reading else ""
+
+
+def surname_length(name: str) -> int:
+    return 2 if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES else 1
+
+
+def name_syllables(name: str) -> list[str]:
+    """Pinyin syllables of a Chinese name, the surname read as a surname; [] for other names."""
+    text = normalize_name(name)
+    if not text or not all(is_han(char) for char in text):
+        return []
+    head = surname_length(text)
+    surname = text[:head]
+    syllables = list(SURNAME_READINGS.get(surname) or [char_pinyin(char) for char in surname])
+    syllables += [char_pinyin(char) for char in text[head:]]
+    return [syllable for syllable in syllables if syllable]
+
+
+def _syllables_and_initials(name: str) -> tuple[str, str]:
+    syllables = name_syllables(name)
+    return "".join(syllables), "".join(syllable[0] for syllable in syllables)
+
+
+def name_pinyin(name: str) -> str:
+    """Full pinyin of a name without spaces (``zhangsan``); the normalized name for other scripts."""
+    full, _initials = _syllables_and_initials(name)
+    return (full or normalize_name(name))[:400]
+
+
+def terms_for_name(name: str) -> set[tuple[str, str]]:
+    """(kind, term) pairs a name is found by."""
+    text = normalize_name(name)
+    terms: set[tuple[str, str]] = set()
+    if not text:
+        return terms
+    for index, char in enumerate(text):
+        terms.add((Kind.CHARACTERS, char))
+        if index + 1 < len(text):
+            terms.add((Kind.CHARACTERS, text[index : index + 2]))
+    full, initials = _syllables_and_initials(name)
+    if full:
+        terms.add((Kind.PINYIN, full[:MAX_TERM_LENGTH]))
+        terms.add((Kind.INITIALS, initials[:MAX_TERM_LENGTH]))
+    else:
+        # Latin names: the whole name and each word, found by prefix.
+        terms.add((Kind.PINYIN, text[:MAX_TERM_LENGTH]))
+        for word in unicodedata.normalize("NFKC", name).lower().split():
+            terms.add((Kind.PINYIN, word[:MAX_TERM_LENGTH]))
+    return terms
+
+
+def refresh_search_terms(customers: Iterable[Customer]) -> None:
+    """Replace the search terms of ``customers`` (called by every service that writes a name)."""
+    customers = list(customers)
+    if not customers:
+        return
+    CustomerSearchTerm.objects.filter(customer_id__in=[c.pk for c in customers]).delete()
+    CustomerSearchTerm.objects.bulk_create(
+        [
+            CustomerSearchTerm(customer_id=customer.pk, kind=kind, term=term)
+            for customer in customers
+            for kind, term in sorted(terms_for_name(customer.name))
+        ],
+        batch_size=2000,
+    )

@@ -1,0 +1,1 @@
+"""Customer pages, one module per area (profile = the 360, lists, search, edit, tags, duplicates …)."""
