@@ -19,6 +19,11 @@ class SecurityConfig(AppConfig):
         # personal-data fields.
         checks.register(masking.check_masks, checks.Tags.security)
         checks.register(classification.check_personal_data, checks.Tags.security)
+        # `fincrm check --deploy` (production profile): the audit signing key and head export exist.
+        from fincrm.security import checks as deploy_checks
+
+        checks.register(deploy_checks.check_audit_signing_key, checks.Tags.security, deploy=True)
+        checks.register(deploy_checks.check_audit_head_export, checks.Tags.security, deploy=True)
 
         if settings.FINCRM_PROFILE == "production":
             # Production refuses to start without a usable master key (environment or a 0600 file).

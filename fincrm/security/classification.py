@@ -139,9 +139,15 @@ def not_personal(label: str, *, reason: str) -> None:
     NOT_PERSONAL[label] = reason
 
 
+_declarations_loaded = False
+
+
 def load_declarations() -> None:
-    """Import every installed app's ``personal_data`` module (idempotent)."""
-    autodiscover_modules("personal_data")
+    """Import every installed app's ``personal_data`` module (once per process)."""
+    global _declarations_loaded
+    if not _declarations_loaded:
+        autodiscover_modules("personal_data")
+        _declarations_loaded = True
 
 
 def field_label(model: type[models.Model] | str, field_name: str) -> str:

@@ -346,6 +346,16 @@ def blind_index(value: str, purpose: str) -> str:
     return blind_index_with(key_id, key, value, purpose)
 
 
+def blind_indexes(value: str, purpose: str) -> list[str]:
+    """The blind index of ``value`` under every index key not destroyed: for lookups of indexes
+    that a rotation cannot recompute (a card kept as BIN + last 4 keeps its index under the key it
+    was written with until a feed restates the full number)."""
+    return [
+        blind_index_with(key_id, keyring.index_key_material(key_id), value, purpose)
+        for key_id in keyring.live_index_key_ids()
+    ]
+
+
 class BlindIndexField(models.CharField):
     """HMAC-SHA-256 (``<index key id>:<hex>``) of ``source`` normalized for ``purpose``, kept in step
     on save. Empty values have no index (NULL)."""

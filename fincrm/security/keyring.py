@@ -396,6 +396,18 @@ class Keyring:
     def index_key_material(self, key_id: str) -> bytes:
         return self._load(key_id).material
 
+    def live_index_key_ids(self) -> list[str]:
+        """Index keys not destroyed, the active one first."""
+        active = self.active_key_id(DataKey.Kind.INDEX)
+        others = (
+            DataKey.objects.filter(kind=DataKey.Kind.INDEX)
+            .exclude(status=DataKey.Status.DESTROYED)
+            .exclude(key_id=active)
+            .order_by("-created_at")
+            .values_list("key_id", flat=True)
+        )
+        return [active, *others]
+
     # -- counting (NIST SP 800-38D) ------------------------------------------------------------
     def _count(self, key_id: str) -> None:
         with self._lock:

@@ -43,3 +43,70 @@ class DataKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id} ({self.kind}, {self.status})"
+
+
+class SensitiveAccessGrant(models.Model):
+    """Break-glass: a user without the standing unmask permission asks to see some identifiers of
+    one customer; another person approves or refuses; an approved grant expires.
+
+    The customer number as typed is never stored in clear: only its blind index (purpose "text")
+    and a masked form. ``customer`` is null when the number matched no customer the requester may
+    see; such a grant can never be approved (docs/security-masking.md)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        EXPIRED = "expired", _("Expired")
+
+    requester = models.ForeignKey(
+        "users.User", verbose_name=_("requester"), on_delete=models.PROTECT, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    number_bidx = models.CharField(max_length=80, db_index=True, editable=False)
+    number_masked = models.CharField(_("customer number (masked)"), max_length=40)
+    # Keys of fincrm.security.unmask.UNMASKABLE ("mobile", "id_number" ...).
+    fields = models.JSONField(_("fields"), default=list)
+    reason_code = models.CharField(_("reason"), max_length=32)
+    reason_text = models.TextField(_("details"), max_length=500)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField(_("requested at"))
+    approver = models.ForeignKey(
+        "users.User",
+        verbose_name=_("approver"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("note"), max_length=500, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    uses = models.PositiveIntegerField(_("uses"), default=0)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        indexes = [
+            models.Index(fields=["requester", "status"], name="security_grant_requester"),
+            models.Index(fields=["status", "expires_at"], name="security_grant_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(approver=models.F("requester")), name="security_grant_not_own_approval"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | (Q(customer__isnull=False) & Q(expires_at__isnull=False)),
+                name="security_grant_approved_has_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} ({self.status})"

@@ -285,17 +285,19 @@ def key_rewrap(*, actor: Actor, new_provider: MasterKeyProvider) -> int:
     return count
 
 
+def _stale_indexes(model: type[models.Model], index: BlindIndexField, active: str) -> models.QuerySet[Any]:
+    """Rows whose index is not under the active key and can be recomputed (the source is stored)."""
+    return model._base_manager.filter(
+        **{f"{index.attname}__isnull": False, f"{index.source}__isnull": False}
+    ).exclude(**{f"{index.attname}__startswith": f"{active}:"})
+
+
 def index_key_rotate(*, actor: Actor, batch_size: int = 1000, progress: Progress | None = None) -> int:
     """Make a new blind-index key and recompute every blind index with it (resumable: indexes
     already under the new key are skipped). Lookups miss rows not yet recomputed until it ends."""
     require_permission(actor, MANAGE_KEYS)
     active = keyring.active_key_id(DataKey.Kind.INDEX)
-    stale = sum(
-        model._base_manager.filter(**{f"{index.attname}__isnull": False})
-        .exclude(**{f"{index.attname}__startswith": f"{active}:"})
-        .count()
-        for model, index in blind_index_columns()
-    )
+    stale = sum(_stale_indexes(model, index, active).count() for model, index in blind_index_columns())
     previous = active
     if stale == 0:
         active = keyring.new_active_key(DataKey.Kind.INDEX)
@@ -307,9 +309,8 @@ def index_key_rotate(*, actor: Actor, batch_size: int = 1000, progress: Progress
         while True:
             with transaction.atomic():
                 rows = list(
-                    model._base_manager.select_for_update(skip_locked=True)
-                    .filter(**{f"{index.attname}__isnull": False})
-                    .exclude(**{f"{index.attname}__startswith": f"{active}:"})
+                    _stale_indexes(model, index, active)
+                    .select_for_update(skip_locked=True)
                     .order_by("pk")
                     .values_list("pk", "row_uid", source.attname)[:batch_size]
                 )
@@ -323,13 +324,21 @@ def index_key_rotate(*, actor: Actor, batch_size: int = 1000, progress: Progress
             done += len(rows)
             if progress is not None:
                 progress(len(rows))
+    # Indexes without a stored source (cards kept as BIN + last 4) cannot be recomputed: they stay
+    # under their key, found through blind_indexes(), until a feed restates the full number.
+    kept = sum(
+        model._base_manager.filter(**{f"{index.attname}__isnull": False, f"{index.source}__isnull": True})
+        .exclude(**{f"{index.attname}__startswith": f"{active}:"})
+        .count()
+        for model, index in blind_index_columns()
+    )
     audit_record(
         actor,
         "keys.index_rotated",
         object_type="index_key",
         object_id=active,
         before={"active_key": previous},
-        after={"active_key": active, "recomputed": done},
+        after={"active_key": active, "recomputed": done, "kept_without_source": kept},
     )
     return done
 

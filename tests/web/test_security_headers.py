@@ -244,7 +244,17 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def test_check_deploy_is_clean_for_production(tmp_path: Path) -> None:
-    result = _run(["-m", "fincrm", "check", "--deploy", "--fail-level", "WARNING"], _production_env(tmp_path))
+    # The security app's deploy checks want the audit signing key and head export configured.
+    key = tmp_path / "audit-signing.key"
+    key.write_text(secrets.token_hex(32) + "\n")
+    key.chmod(0o600)
+    audit = {
+        "FINCRM_AUDIT_SIGNING_KEY_FILE": str(key),
+        "FINCRM_AUDIT_HEAD_EXPORT_PATH": str(tmp_path / "audit-heads.jsonl"),
+    }
+    result = _run(
+        ["-m", "fincrm", "check", "--deploy", "--fail-level", "WARNING"], _production_env(tmp_path, **audit)
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
