@@ -1,8 +1,17 @@
 """The terms a customer's name is found by: characters, pairs of characters, pinyin and initials.
 
+Kinds (``CustomerSearchTerm.Kind``):
+
+* ``c`` every character and every pair of adjacent characters of the normalized name;
+* ``s`` the first character and the first pair (the surname, or the start of the name), so
+  names that *start* with what was typed rank above names that merely contain it;
+* ``p`` the full pinyin (``zhangsan``); Latin names: the whole name and each word;
+* ``i`` the pinyin initials (``zs``); Latin names of several words: the first letters.
+
 pypinyin reads heteronym surnames as common words (单 → dan, 曾 → ceng); as surnames they are read
 shàn, zēng …, so the surname is looked up in SURNAME_READINGS first. Per-character pinyin is
-memoized: an import of a million names repeats a few thousand characters.
+memoized (an import of a million names repeats a few thousand characters); a given name with a
+heteronym character is read as a phrase, so pypinyin's phrase table can pick the reading.
 """
 
 from __future__ import annotations
@@ -11,14 +20,15 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style, lazy_pinyin, pinyin
 
 from fincrm.customers.models import Customer, CustomerSearchTerm
 from fincrm.security.masking import COMPOUND_SURNAMES
 
 Kind = CustomerSearchTerm.Kind
 
-# Readings of heteronym characters when they are a surname (GB/T 28039 and common usage).
+# Readings of heteronym characters when they are a surname (GB/T 28039 and common usage). Only
+# entries where pypinyin's default reading differs matter; the others document the choice.
 SURNAME_READINGS: dict[str, tuple[str, ...]] = {
     "单": ("shan",),
     "曾": ("zeng",),
@@ -34,11 +44,9 @@ SURNAME_READINGS: dict[str, tuple[str, ...]] = {
     "员": ("yun",),
     "纪": ("ji",),
     "缪": ("miao",),
-    "尉迟": ("yu", "chi"),
-    "万俟": ("mo", "qi"),
-    "长孙": ("zhang", "sun"),
     "秘": ("bi",),
     "种": ("chong",),
+    "重": ("chong",),
     "燕": ("yan",),
     "葛": ("ge",),
     "黑": ("he",),
@@ -59,18 +67,43 @@ SURNAME_READINGS: dict[str, tuple[str, ...]] = {
     "柏": ("bai",),
     "薄": ("bo",),
     "蕃": ("pi",),
+    "长": ("chang",),
+    "折": ("she",),
+    "阚": ("kan",),
+    "隗": ("wei",),
+    "郇": ("xun",),
+    "能": ("nai",),
+    "卜": ("bu",),
+    "粘": ("nian",),
+    "都": ("du",),
+    "乜": ("nie",),
+    "佴": ("nai",),
+    "莘": ("shen",),
+    # Compound surnames (COMPOUND_SURNAMES) whose characters read differently inside them.
+    "尉迟": ("yu", "chi"),
+    "万俟": ("mo", "qi"),
+    "长孙": ("zhang", "sun"),
+    "单于": ("chan", "yu"),
+    "澹台": ("tan", "tai"),
 }
 
 MAX_TERM_LENGTH = CustomerSearchTerm._meta.get_field("term").max_length or 64
 
+# Control characters, surrogates and unassigned code points never reach a term (PostgreSQL
+# refuses NUL, UTF-8 cannot encode a lone surrogate).
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Co"})
+
 
 def is_han(char: str) -> bool:
-    return "CJK UNIFIED IDEOGRAPH" in unicodedata.name(char, "")
+    return unicodedata.name(char, "").startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH"))
 
 
 def normalize_name(name: str) -> str:
-    """NFKC, spaces removed, lower case: what terms and queries are compared in."""
-    return "".join(unicodedata.normalize("NFKC", name).split()).lower()
+    """NFKC, spaces and control characters removed, lower case: what terms and queries compare."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    return "".join(
+        char for char in text if not char.isspace() and unicodedata.category(char) not in _DROPPED_CATEGORIES
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -79,8 +112,22 @@ def char_pinyin(char: str) -> str:
     return reading[0] if reading else ""
 
 
+@lru_cache(maxsize=65536)
+def is_heteronym(char: str) -> bool:
+    readings = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")
+    return bool(readings) and len(set(readings[0])) > 1
+
+
 def surname_length(name: str) -> int:
     return 2 if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES else 1
+
+
+def _given_name_syllables(given: str) -> list[str]:
+    if any(is_heteronym(char) for char in given):
+        readings = lazy_pinyin(given, style=Style.NORMAL, errors="ignore")
+        if len(readings) == len(given):
+            return readings
+    return [char_pinyin(char) for char in given]
 
 
 def name_syllables(name: str) -> list[str]:
@@ -91,7 +138,7 @@ def name_syllables(name: str) -> list[str]:
     head = surname_length(text)
     surname = text[:head]
     syllables = list(SURNAME_READINGS.get(surname) or [char_pinyin(char) for char in surname])
-    syllables += [char_pinyin(char) for char in text[head:]]
+    syllables += _given_name_syllables(text[head:])
     return [syllable for syllable in syllables if syllable]
 
 
@@ -116,15 +163,21 @@ def terms_for_name(name: str) -> set[tuple[str, str]]:
         terms.add((Kind.CHARACTERS, char))
         if index + 1 < len(text):
             terms.add((Kind.CHARACTERS, text[index : index + 2]))
+    terms.add((Kind.START, text[:1]))
+    terms.add((Kind.START, text[:2]))
     full, initials = _syllables_and_initials(name)
     if full:
         terms.add((Kind.PINYIN, full[:MAX_TERM_LENGTH]))
         terms.add((Kind.INITIALS, initials[:MAX_TERM_LENGTH]))
     else:
-        # Latin names: the whole name and each word, found by prefix.
+        # Latin names: the whole name and each word, found by prefix; several words, the initials.
         terms.add((Kind.PINYIN, text[:MAX_TERM_LENGTH]))
-        for word in unicodedata.normalize("NFKC", name).lower().split():
+        words = [normalize_name(word) for word in unicodedata.normalize("NFKC", name).split()]
+        words = [word for word in words if word]
+        for word in words:
             terms.add((Kind.PINYIN, word[:MAX_TERM_LENGTH]))
+        if len(words) > 1:
+            terms.add((Kind.INITIALS, "".join(word[0] for word in words)[:MAX_TERM_LENGTH]))
     return terms
 
 

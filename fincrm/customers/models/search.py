@@ -1,8 +1,9 @@
 """Search terms: what the one search box matches a customer's name against.
 
 Chinese names are too short for trigram indexes (MEASURED.md), so each customer gets exact terms:
-every character and every pair of adjacent characters of the name, the full pinyin and the pinyin
-initials (with the surname's reading as a surname). Kept in step by the customer services.
+every character and every pair of adjacent characters of the name, the start of the name, the
+full pinyin and the pinyin initials (with the surname's reading as a surname). Kept in step by the
+customer services (fincrm.customers.search_terms.refresh_search_terms).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db import models
 class CustomerSearchTerm(models.Model):
     class Kind(models.TextChoices):
         CHARACTERS = "c", "characters"
+        START = "s", "start of the name"
         PINYIN = "p", "pinyin"
         INITIALS = "i", "initials"
 
@@ -21,7 +23,16 @@ class CustomerSearchTerm(models.Model):
     term = models.CharField(max_length=64)
 
     class Meta:
-        indexes = [models.Index(fields=["kind", "term", "customer"], name="customer_search_term")]
+        indexes = [
+            # Exact terms and pinyin prefixes (``term LIKE 'zh%'``) from one index whatever the
+            # database collation: the pattern operator class compares bytes (PostgreSQL; other
+            # databases ignore operator classes, and SQLite compares bytes anyway).
+            models.Index(
+                fields=["kind", "term", "customer"],
+                name="customer_search_term",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "int8_ops"],
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["customer", "kind", "term"], name="customer_search_term_unique"),
         ]

@@ -1,0 +1,381 @@
+"""The one search box: a name, pinyin or initials, a mobile, ID, account or customer number.
+
+How a query is read (``classify_query``):
+
+* Han characters: the name. Ranked: the whole name, then names *starting* with the text (the
+  ``s`` terms), then names containing it (``c`` terms: one character, or one pair of characters;
+  longer text needs every pair, then ``LIKE`` rechecks the order).
+* Latin letters: pinyin or initials (``zs`` → 张三), the exact term first, then by prefix.
+* Digits and the like: identifiers, looked up exactly through their blind index: mobile in any
+  written form, resident ID (lower-case ``x`` too, legacy 15 digits), account number (when the
+  portfolio app has an ``Account`` with an ``account_number_bidx``), customer number. An
+  identifier search is audited (``customer.searched``, the kinds only, never the value).
+
+Every query starts from ``customer_queryset(actor)``: out of scope is not found. Results are the
+first ``limit`` by relevance then AUM (descending), with a "more" flag; matches are never counted.
+Each tier is one query that stops at ``limit + 1`` rows, so a surname shared by 7 % of a million
+customers costs what a rare one does (bench/bench_search.py).
+
+Scopes narrower than the institution get an extra index-friendly narrowing
+(``scope_candidates``): the customers an actor's scopes can reach as a UNION of indexed lookups.
+It only ever narrows what ``customer_queryset`` already allows, so if it drifted from the scope
+rules it could lose a result (tests pin it), never show one out of scope.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from fincrm.audit.services import audit_record
+from fincrm.customers.models import Customer, CustomerSearchTerm, IdentityDocument, SecondaryManager
+from fincrm.customers.search_terms import is_han, normalize_name
+from fincrm.customers.selectors import VIEW, customer_queryset
+from fincrm.org.models import OrgUnit
+from fincrm.platform.actor import Actor, Scope
+from fincrm.platform.errors import ServiceError
+from fincrm.platform.ratelimit import hit
+from fincrm.security.fields import blind_index, blind_indexes
+
+Kind = CustomerSearchTerm.Kind
+
+MAX_QUERY_LENGTH = 64
+DEFAULT_LIMIT = 20
+
+
+class QueryKind(StrEnum):
+    NAME = "name"  # Han characters
+    PINYIN = "pinyin"  # Latin letters: full pinyin or initials
+    MOBILE = "mobile"
+    ID_NUMBER = "id_number"
+    ACCOUNT_NUMBER = "account_number"
+    EMAIL = "email"
+    CUSTOMER_NUMBER = "customer_number"
+
+
+# Identifiers: exact, through a blind index, POSTed only, audited.
+IDENTIFIER_KINDS = frozenset(
+    {QueryKind.MOBILE, QueryKind.ID_NUMBER, QueryKind.ACCOUNT_NUMBER, QueryKind.EMAIL}
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the box holds, read: the kinds to try (in order) and the normalized text."""
+
+    kinds: tuple[QueryKind, ...]
+    text: str
+
+    @property
+    def is_identifier(self) -> bool:
+        return any(kind in IDENTIFIER_KINDS for kind in self.kinds)
+
+    @property
+    def identifier_kinds(self) -> list[str]:
+        return [str(kind) for kind in self.kinds if kind in IDENTIFIER_KINDS]
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    customers: list[Customer] = field(default_factory=list)
+    more: bool = False
+
+
+_SEPARATORS = re.compile(r"[\s\-().\u00b7\u2010-\u2015\uff08\uff09]")
+_LATIN = re.compile(r"[a-z]+")
+_DIGITS = re.compile(r"\+?[0-9]+")
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_DOCUMENT = re.compile(r"[0-9A-Z]{5,34}")
+_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?1[3-9][0-9]{9}")
+# Letters joined by hyphens, underscores or slashes (``W-A``, ``CN/0012``): a customer number.
+_CODE = re.compile(r"[A-Za-z]+(?:[\-_/][A-Za-z0-9]+)+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# What people type for pinyin beside a-z: ü (lü), apostrophes between syllables (xi'an).
+_PINYIN_FOLD = str.maketrans({"ü": "v", "'": None, "\u2019": None, "·": None, "-": None, ".": None})
+
+
+def _invalid(message: Any, code: str) -> ServiceError:
+    return ServiceError.field("q", message, code=code)
+
+
+def classify_query(raw: object) -> Query:
+    """Read the box. Never raises anything but a ServiceError naming ``q``."""
+    if not isinstance(raw, str):
+        raise _invalid(_("Type a name, pinyin, mobile, ID or account number."), "search_empty")
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        raise _invalid(_("Type a name, pinyin, mobile, ID or account number."), "search_empty")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise _invalid(
+            _("A search is at most %(limit)d characters long.") % {"limit": MAX_QUERY_LENGTH},
+            "search_too_long",
+        )
+    name = normalize_name(text)
+    if not name:
+        raise _invalid(_("Type a name, pinyin, mobile, ID or account number."), "search_empty")
+    if any(is_han(char) for char in name):
+        return Query((QueryKind.NAME,), name)
+    if _EMAIL.fullmatch(text):
+        return Query((QueryKind.EMAIL,), text)
+    compact = _SEPARATORS.sub("", text).upper()
+    if _CODE.fullmatch(text):
+        return Query((QueryKind.CUSTOMER_NUMBER,), text.upper())
+    letters = name.translate(_PINYIN_FOLD)
+    if _LATIN.fullmatch(letters):
+        return Query((QueryKind.PINYIN,), letters)
+    kinds: list[QueryKind] = []
+    if _DIGITS.fullmatch(compact):
+        if _MAINLAND_MOBILE.fullmatch(compact) or (compact.startswith(("+", "00")) and len(compact) >= 9):
+            kinds.append(QueryKind.MOBILE)
+        if _RESIDENT_ID.fullmatch(compact):
+            kinds.append(QueryKind.ID_NUMBER)
+        if 8 <= len(compact) <= 34 and not compact.startswith("+") and account_model() is not None:
+            kinds.append(QueryKind.ACCOUNT_NUMBER)
+        kinds.append(QueryKind.CUSTOMER_NUMBER)
+        return Query(tuple(kinds), compact)
+    if _DOCUMENT.fullmatch(compact):
+        # Letters and digits: a customer number, or a document (ID with X, passport, permit, USCC).
+        if any(char.isdigit() for char in compact):
+            kinds.append(QueryKind.ID_NUMBER)
+        kinds.append(QueryKind.CUSTOMER_NUMBER)
+        return Query(tuple(kinds), compact)
+    raise _invalid(_("Type a name, pinyin, mobile, ID or account number."), "search_unreadable")
+
+
+# ---------------------------------------------------------------- portfolio accounts
+
+
+def account_model() -> Any | None:
+    """portfolio.Account when it exists with an ``account_number_bidx`` and a ``customer``."""
+    try:
+        model = apps.get_model("portfolio", "Account")
+        model._meta.get_field("account_number_bidx")
+        model._meta.get_field("customer")
+    except (LookupError, FieldDoesNotExist):
+        return None
+    return model
+
+
+# ---------------------------------------------------------------- scope narrowing
+
+
+def scope_candidates(actor: Actor) -> QuerySet[Any] | None:
+    """For actors without the institution scope: the ids their scopes can reach, as a UNION of
+    indexed lookups the database can start from. The OR that ``visible_to`` builds hides the
+    scope's size from the planner (it guessed 75 % for a sub-branch's 1 %, and walked 26,000
+    customers by AUM to find 20). None for the institution scope: nothing to narrow."""
+    scopes = actor.scopes_for(VIEW)
+    if not scopes or Scope.INSTITUTION in scopes or actor.user_id is None:
+        return None
+    parts: list[QuerySet[Any]] = [
+        Customer.objects.filter(primary_manager_id=actor.user_id).values("pk"),
+        SecondaryManager.objects.filter(user_id=actor.user_id).values("customer_id"),
+    ]
+    if scopes - {Scope.OWN} and actor.team_ids:
+        parts.append(Customer.objects.filter(covering_team_id__in=sorted(actor.team_ids)).values("pk"))
+    if Scope.BRANCH in scopes and actor.org_unit_id is not None:
+        parts.append(Customer.objects.filter(org_unit_id=actor.org_unit_id).values("pk"))
+    if Scope.SUBTREE in scopes and actor.org_unit_path:
+        units = OrgUnit.objects.filter(path__startswith=actor.org_unit_path).values("pk")
+        parts.append(Customer.objects.filter(org_unit_id__in=units).values("pk"))
+    first, *rest = parts
+    return first.union(*rest)
+
+
+# ---------------------------------------------------------------- tiers
+
+# A term matching fewer customers than this is searched from its ids (one index range, then the
+# customers by primary key); a more common one by walking customers by AUM until enough match.
+# The database cannot pick between the two itself: it does not know that ("s", "伟") is rare
+# while ("c", "伟") is common. bench/bench_search.py measures both sides of the threshold.
+PROBE = 2000
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    kinds: tuple[str, ...]
+    term: str
+    prefix: bool = False
+
+    def rows(self) -> QuerySet[CustomerSearchTerm]:
+        lookup = {"term__startswith": self.term} if self.prefix else {"term": self.term}
+        return CustomerSearchTerm.objects.filter(kind__in=self.kinds, **lookup)
+
+    def exists(self) -> Exists:
+        return Exists(self.rows().filter(customer_id=OuterRef("pk")))
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One rank of results: customers matching every term and ``recheck``, or ``direct``."""
+
+    terms: tuple[TermMatch, ...] = ()
+    recheck: Q = field(default_factory=Q)
+    direct: Q | None = None
+
+
+def _name_tiers(text: str) -> list[Tier]:
+    """Whole name; starts with the text; contains it (ranked in this order)."""
+    if len(text) <= 2:
+        starts = Tier((TermMatch((Kind.START,), text),))
+        contains = Tier((TermMatch((Kind.CHARACTERS,), text),))
+    else:
+        starts = Tier((TermMatch((Kind.START,), text[:2]),), Q(name__startswith=text))
+        pairs = sorted({text[index : index + 2] for index in range(len(text) - 1)})
+        contains = Tier(tuple(TermMatch((Kind.CHARACTERS,), pair) for pair in pairs), Q(name__contains=text))
+    return [Tier(direct=Q(name=text)), starts, contains]
+
+
+def _pinyin_tiers(text: str) -> list[Tier]:
+    """The exact pinyin or initials, then every pinyin or initials starting with the text."""
+    kinds = (Kind.PINYIN, Kind.INITIALS)
+    return [Tier((TermMatch(kinds, text),)), Tier((TermMatch(kinds, text, prefix=True),))]
+
+
+def _identifier_tiers(query: Query) -> list[Tier]:
+    """Each an exact indexed lookup of its own (an OR of them would scan the table)."""
+    tiers: list[Tier] = []
+    for kind in query.kinds:
+        if kind == QueryKind.MOBILE:
+            tiers.append(Tier(direct=Q(mobile_bidx=blind_index(query.text, "mobile"))))
+        elif kind == QueryKind.EMAIL:
+            tiers.append(Tier(direct=Q(email_bidx=blind_index(query.text, "email"))))
+        elif kind == QueryKind.ID_NUMBER:
+            indexes = sorted({blind_index(number, "id_number") for number in _id_number_forms(query.text)})
+            documents = IdentityDocument.objects.filter(id_number_bidx__in=indexes).values("customer_id")
+            tiers.append(Tier(direct=Q(id_number_bidx__in=indexes)))
+            tiers.append(Tier(direct=Q(pk__in=documents)))
+        elif kind == QueryKind.ACCOUNT_NUMBER:
+            model = account_model()
+            if model is not None:
+                accounts = model._default_manager.filter(
+                    # Every live index key: card indexes without a stored number keep their old key.
+                    account_number_bidx__in=blind_indexes(query.text, "account_number")
+                ).values("customer_id")
+                tiers.append(Tier(direct=Q(pk__in=accounts)))
+        elif kind == QueryKind.CUSTOMER_NUMBER:
+            tiers.append(Tier(direct=Q(customer_number__in=sorted({query.text, query.text.upper()}))))
+    return tiers
+
+
+def _id_number_forms(number: str) -> list[str]:
+    """The number as typed, and a legacy 15-digit resident ID also as its 18-digit form."""
+    forms = [number]
+    if len(number) == 15 and number.isdigit():
+        try:
+            from fincrm.customers.identity import resident_id_15_to_18
+
+            forms.append(resident_id_15_to_18(number))
+        except (ImportError, ValueError):
+            pass
+    return forms
+
+
+def _tiers(query: Query) -> list[Tier]:
+    if query.kinds == (QueryKind.NAME,):
+        return _name_tiers(query.text)
+    if query.kinds == (QueryKind.PINYIN,):
+        return _pinyin_tiers(query.text)
+    return _identifier_tiers(query)
+
+
+def _tier_queryset(base: QuerySet[Customer], tier: Tier) -> QuerySet[Customer]:
+    if tier.direct is not None:
+        return base.filter(tier.direct)
+    few: set[int] | None = None
+    for match in tier.terms:
+        ids = list(match.rows().values_list("customer_id", flat=True)[:PROBE])
+        if len(ids) < PROBE:
+            few = set(ids) if few is None else few & set(ids)
+            if not few:
+                return base.none()
+    if few is not None:
+        # Every term was read (or the recheck covers the common ones, which were not).
+        return base.filter(tier.recheck, pk__in=sorted(few))
+    condition = tier.recheck
+    for match in tier.terms:
+        condition &= Q(match.exists())
+    return base.filter(condition)
+
+
+# ---------------------------------------------------------------- the search
+
+
+def _limit_identifier_searches(actor: Actor) -> None:
+    """Exact identifier lookups answer "is this number a customer?": a few a minute per actor
+    (FINCRM_IDENTIFIER_SEARCHES_PER_MINUTE, default 30) so nobody enumerates mobile numbers."""
+    limit = int(getattr(settings, "FINCRM_IDENTIFIER_SEARCHES_PER_MINUTE", 30))
+    allowed, retry_after = hit(f"customer-search-identifier:{actor.label}", limit, 60)
+    if not allowed:
+        raise ServiceError(
+            _("Too many number searches: wait %(seconds)d seconds.") % {"seconds": retry_after},
+            code="rate_limited",
+            fields={
+                "q": [_("Too many number searches: wait %(seconds)d seconds.") % {"seconds": retry_after}]
+            },
+            status=429,
+        )
+
+
+def search_queryset(actor: Actor) -> QuerySet[Customer]:
+    """What a search may return, with what the results list shows."""
+    queryset = customer_queryset(actor, VIEW)
+    candidates = scope_candidates(actor)
+    if candidates is not None:
+        queryset = queryset.filter(pk__in=candidates)
+    return queryset.select_related("org_unit", "primary_manager").only(
+        "pk",
+        "row_uid",
+        "customer_number",
+        "kind",
+        "status",
+        "name",
+        "mobile",
+        "id_number",
+        "value_tier",
+        "aum",
+        "org_unit__name",
+        "primary_manager__full_name",
+    )
+
+
+def customer_search(*, actor: Actor, query: str, limit: int = DEFAULT_LIMIT) -> SearchResult:
+    """The first ``limit`` customers the actor may see matching ``query``, most relevant first
+    (then by AUM, largest first); ``more`` when there are others. An identifier search records
+    ``customer.searched`` with the kinds tried, never the value."""
+    read = classify_query(query)
+    if read.is_identifier:
+        _limit_identifier_searches(actor)
+    result = SearchResult(read)
+    base = search_queryset(actor)
+    found: list[Customer] = []
+    for tier in _tiers(read):
+        wanted = limit + 1 - len(found)
+        queryset = _tier_queryset(base, tier)
+        if found:
+            queryset = queryset.exclude(pk__in=[customer.pk for customer in found])
+        found.extend(queryset.order_by("-aum", "-pk")[:wanted])
+        if len(found) > limit:
+            break
+    result.customers = found[:limit]
+    result.more = len(found) > limit
+    if read.is_identifier:
+        only = result.customers[0] if len(result.customers) == 1 else None
+        audit_record(
+            actor,
+            "customer.searched",
+            object_type="customer",
+            object_id=str(only.pk) if only is not None else "",
+            after={"kinds": read.identifier_kinds, "found": len(result.customers)},
+        )
+    return result
