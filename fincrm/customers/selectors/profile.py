@@ -1,0 +1,882 @@
+"""The customer 360: one read gathering what a banker looks at, every part scoped and masked.
+
+``customer_360(actor, customer_id)`` checks the scope once (a uniform not-found outside it), then
+reads each section with a fixed number of queries, whatever the customer holds: the page and the
+API (GET /customers/{id}/360) render the same ``Customer360``. Identifiers leave this module masked
+only; the clear values stay behind the unmask-with-reason control of the security app.
+
+Sections owned by other apps are read through their selectors, looked up when the 360 is built: an
+app that is not installed (or not written yet) leaves its section ``available=False`` ("no data")
+instead of breaking the page.
+
+Opening a 360 is itself an audited read (``customer.viewed``): ``record_opened_after`` writes it
+once the response has been handed to the client, so the page does not wait for the audit chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Q
+from django.http import HttpResponseBase
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fincrm.audit import registry as audit_registry
+from fincrm.audit.models import AuditEvent
+from fincrm.audit.services import audit_record
+from fincrm.customers.models import (
+    CoverageChange,
+    Customer,
+    CustomerKind,
+    CustomerStatus,
+    LifecycleChange,
+    LifecycleStage,
+    SecondaryManager,
+)
+from fincrm.customers.selectors import VIEW, customer_queryset
+from fincrm.customers.selectors.tags import badge_class as tag_badge_class
+from fincrm.customers.selectors.tags import tags_for
+from fincrm.platform import context
+from fincrm.platform.access import access_object
+from fincrm.platform.actor import Actor
+from fincrm.security.masking import mask
+
+logger = logging.getLogger("fincrm.customers")
+
+T = TypeVar("T")
+
+# Holdings maturing within this many days are "coming maturities" (setting, default 90 days).
+DEFAULT_MATURITY_WINDOW_DAYS = 90
+# A KYC document expiring within this many days is flagged ahead of time (setting, default 30).
+DEFAULT_KYC_WARNING_DAYS = 30
+TRANSACTIONS_SHOWN = 20
+HISTORY_SHOWN = 25
+COVERAGE_SHOWN = 20
+AUM_MONTHS = 12
+
+# Asset classes of AUM (DOMAIN.md "AUM"), in the order the chart stacks them.
+ASSET_CLASSES = ("deposit", "wealth", "fund", "securities", "insurance")
+
+# The relationships capability's selectors (households, corporate groups): used when installed.
+RELATIONSHIPS = "fincrm.customers.selectors.relationships"
+
+# Reads recorded in the audit log against a customer: not part of its change history.
+READ_ACTIONS = frozenset({"customer.viewed", "customer.searched"})
+
+# Identifier keys a change event may carry, masked again before display (masks are idempotent, so
+# a value the writer masked already is shown unchanged; one it forgot to mask is caught here).
+IDENTIFIER_MASKS = {
+    "id_number": "id_number",
+    "mobile": "mobile",
+    "email": "email",
+    "address": "address",
+    "name": "name",
+    "account_number": "account",
+    "counterparty_account": "account",
+}
+
+
+# ---------------------------------------------------------------- the shape of a 360
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A coded value with its label in the current language (``""`` when not set)."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Section(Generic[T]):
+    """One section of the 360. ``available`` is False while the capability behind it is not
+    installed: the page then says "no data yet" rather than "none"."""
+
+    available: bool
+    rows: list[T] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Identity:
+    customer_id: int
+    customer_number: str
+    kind: Choice
+    status: Choice
+    name: str  # masked for individuals; a company's name is not personal information
+    id_type: Choice
+    id_number: str  # masked
+    id_expires_on: date | None
+    mobile: str  # masked
+    email: str  # masked
+    address: str  # masked
+    nationality: str
+    org_unit_id: int
+    org_unit_name: str
+
+
+@dataclass(frozen=True)
+class Kyc:
+    aml_risk_rating: Choice
+    aml_next_review_on: date | None
+    risk_tolerance: Choice
+    risk_assessed_on: date | None
+    risk_expires_on: date | None
+    is_professional_investor: bool
+    occupation_recorded: bool  # whether the KYC occupation is on file (its value is C2, not shown)
+
+
+@dataclass(frozen=True)
+class RiskFlag:
+    code: str
+    level: str  # danger / warning / info / success: the Tabler colour of its badge
+    label: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StaffRef:
+    id: int
+    name: str
+    username: str
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    primary: StaffRef | None
+    secondary: list[StaffRef]
+    team: TeamRef | None
+
+
+@dataclass(frozen=True)
+class TagRow:
+    id: int
+    label: str
+    colour: str
+    group: str
+
+    @property
+    def badge_class(self) -> str:
+        return tag_badge_class(self.colour)
+
+
+@dataclass(frozen=True)
+class AumPoint:
+    month_end: date
+    total: Decimal
+    mix: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class GroupFigure:
+    """The AUM of the customer's household or corporate group (members outside the actor's scope
+    count in the sum; their own figures are not shown)."""
+
+    total: Decimal
+    members: int
+
+
+@dataclass(frozen=True)
+class Aum:
+    available: bool
+    current: Decimal
+    updated_at: datetime | None
+    currency: str
+    classes: list[Choice]
+    points: list[AumPoint]
+    household: GroupFigure | None = None
+    group: GroupFigure | None = None
+
+    @property
+    def latest(self) -> AumPoint | None:
+        return self.points[-1] if self.points else None
+
+    @property
+    def latest_mix(self) -> list[tuple[Choice, Decimal, Decimal]]:
+        """(asset class, amount, share in percent) of the newest month-end."""
+        if not self.points:
+            return []
+        latest = self.points[-1]
+        total = sum(latest.mix.values(), Decimal(0))
+        rows = []
+        for choice in self.classes:
+            amount = latest.mix.get(choice.code, Decimal(0))
+            share = (amount / total * 100).quantize(Decimal("0.1")) if total else Decimal(0)
+            rows.append((choice, amount, share))
+        return rows
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    kind: Choice
+    number: str  # masked: 尾号1234, or 622202******1234 for a card
+    currency: str
+    balance: Decimal
+    status: Choice
+    opened_on: date | None
+    # The account row, for the security app's per-account unmask control; never serialized.
+    source: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class HoldingRow:
+    id: int
+    product_code: str
+    product_name: str
+    product_type: Choice
+    risk_level: str
+    amount: Decimal
+    market_value: Decimal
+    cash_value: Decimal | None
+    currency: str
+    start_date: date | None
+    maturity_date: date | None
+    days_to_maturity: int | None
+    maturing_soon: bool
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    id: int
+    booked_at: datetime
+    business_date: date | None
+    direction: Choice
+    amount: Decimal
+    currency: str
+    channel: Choice
+    transaction_type: Choice
+    account: str  # masked
+    counterparty: str  # masked
+    cross_border: bool
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    purpose_code: str
+    purpose_name: str
+    channel: Choice
+    given: bool
+    given_at: datetime | None
+    withdrawn_at: datetime | None
+    source: str
+    separate_required: bool
+    separate: bool
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    occurred_at: datetime
+    action: str
+    label: str
+    actor: str
+    reason: str
+    changes: list[FieldChange]
+
+
+@dataclass(frozen=True)
+class LifecycleRow:
+    changed_at: datetime
+    from_stage: Choice
+    to_stage: Choice
+    changed_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    changed_at: datetime
+    from_manager: str
+    to_manager: str
+    from_team: str
+    to_team: str
+    changed_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Customer360:
+    identity: Identity
+    lifecycle_stage: Choice
+    value_tier: Choice
+    kyc: Kyc
+    flags: list[RiskFlag]
+    coverage: Coverage
+    tags: list[TagRow]
+    aum: Aum
+    accounts: Section[AccountRow]
+    holdings: Section[HoldingRow]
+    transactions: Section[TransactionRow]
+    consents: Section[ConsentRow]
+    interactions: Section[Any]
+    opportunities: Section[Any]
+    tickets: Section[Any]
+    tasks: Section[Any]
+    history: list[HistoryRow]
+    lifecycle_history: list[LifecycleRow]
+    coverage_history: list[CoverageRow]
+    # The row itself, for templates that render per-field controls (the unmask control masks on its
+    # own); never serialized by the API.
+    customer: Customer = field(repr=False, compare=False)
+    # Rows of the relationships capability, passed as they come to its own partials.
+    relationships: Any = field(default=None, repr=False, compare=False)
+    group_tree: Any = field(default=None, repr=False, compare=False)
+    household: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def maturing_soon(self) -> list[HoldingRow]:
+        return [row for row in self.holdings.rows if row.maturing_soon]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _choice(field_name: str, value: str) -> Choice:
+    """The label of a Customer choice field's value (``""`` stays blank)."""
+    if not value:
+        return Choice("", "")
+    choices = dict(Customer._meta.get_field(field_name).flatchoices)  # type: ignore[union-attr]
+    return Choice(value, str(choices.get(value, value)))
+
+
+def _model_choice(instance: Any, field_name: str) -> Choice:
+    """The coded value of ``instance.field_name`` with its display label."""
+    value = getattr(instance, field_name, "") or ""
+    display = getattr(instance, f"get_{field_name}_display", None)
+    return Choice(str(value), str(display()) if callable(display) and value else str(value))
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return Decimal(0)
+
+
+def today() -> date:
+    """The business day in the configured zone (Asia/Shanghai by default)."""
+    return timezone.localdate()
+
+
+def optional_function(module: str, name: str) -> Callable[..., Any] | None:
+    """``module.name`` when that app is installed and has written it, else None."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _staff(user: Any) -> StaffRef | None:
+    if user is None:
+        return None
+    return StaffRef(id=user.pk, name=user.full_name or user.username, username=user.username)
+
+
+def _staff_label(user: Any) -> str:
+    return "" if user is None else (user.full_name or user.username)
+
+
+def _team_label(team: Any) -> str:
+    return "" if team is None else team.name
+
+
+# ---------------------------------------------------------------- the read
+
+
+def access_customer_for_360(actor: Actor, customer_id: object) -> Customer:
+    """The customer with its branch, primary manager and team in one query; NotFound (and an
+    ``access.denied`` security event) when missing or outside the actor's scope."""
+    queryset = customer_queryset(actor, VIEW).select_related("org_unit", "primary_manager", "covering_team")
+    return access_object(queryset, customer_id, actor=actor, action=VIEW, object_type="customer")
+
+
+def customer_360(actor: Actor, customer_id: object, *, consents: bool = True) -> Customer360:
+    """Everything the 360 shows about one customer in the actor's scope (NotFound otherwise).
+
+    ``consents=False`` leaves the consents section out, for a page that shows the privacy app's
+    own consent panel instead."""
+    customer = access_customer_for_360(actor, customer_id)
+    as_of = today()
+    return Customer360(
+        identity=_identity(customer),
+        lifecycle_stage=_choice("lifecycle_stage", customer.lifecycle_stage),
+        value_tier=_choice("value_tier", customer.value_tier),
+        kyc=_kyc(customer),
+        flags=risk_flags(customer, as_of),
+        coverage=_coverage(customer),
+        tags=_tags(customer),
+        aum=_aum(actor, customer),
+        accounts=_accounts(actor, customer),
+        holdings=_holdings(actor, customer, as_of),
+        transactions=_transactions(actor, customer),
+        consents=_consents(actor, customer) if consents else Section(available=False),
+        # Ready for the activities, sales and service capabilities: empty until they are installed.
+        interactions=Section(available=False),
+        opportunities=Section(available=False),
+        tickets=Section(available=False),
+        tasks=Section(available=False),
+        history=change_history(customer.pk),
+        lifecycle_history=_lifecycle_history(customer),
+        coverage_history=_coverage_history(customer),
+        customer=customer,
+        relationships=_relationships(actor, customer),
+        group_tree=_group_tree(actor, customer),
+        household=_household(actor, customer),
+    )
+
+
+def _call_optional(module: str, name: str, actor: Actor, customer: Customer) -> Any:
+    function = optional_function(module, name)
+    return None if function is None else function(actor, customer.pk)
+
+
+def _masked_party(party: Any) -> Any:
+    """A related person's name masked like every name on the 360 (a company's name stays; one
+    outside the actor's scope comes masked already)."""
+    if getattr(party, "visible", False) and getattr(party, "kind", "") == CustomerKind.INDIVIDUAL:
+        return dataclasses.replace(party, name=mask("name", party.name))
+    return party
+
+
+def _relationships(actor: Actor, customer: Customer) -> Any:
+    rows = _call_optional(RELATIONSHIPS, "relationships_for", actor, customer)
+    if rows is None:
+        return None
+    return [dataclasses.replace(row, other=_masked_party(row.other)) for row in rows]
+
+
+def _household(actor: Actor, customer: Customer) -> Any:
+    household = _call_optional(RELATIONSHIPS, "household_of", actor, customer)
+    if household is None:
+        return None
+    members = [dataclasses.replace(row, party=_masked_party(row.party)) for row in household.members]
+    return dataclasses.replace(household, members=members)
+
+
+def _group_tree(actor: Actor, customer: Customer) -> Any:
+    # A group is a tree of corporates: an individual has none, so no query is spent on one.
+    if customer.kind != CustomerKind.CORPORATE:
+        return None
+    return _call_optional(RELATIONSHIPS, "group_tree", actor, customer)
+
+
+def _identity(customer: Customer) -> Identity:
+    individual = customer.kind == CustomerKind.INDIVIDUAL
+    return Identity(
+        customer_id=customer.pk,
+        customer_number=customer.customer_number,
+        kind=_choice("kind", customer.kind),
+        status=_choice("status", customer.status),
+        name=mask("name", customer.name) if individual else customer.name,
+        id_type=_choice("id_type", customer.id_type),
+        id_number=mask("id_number", customer.id_number),
+        id_expires_on=customer.id_expires_on,
+        mobile=mask("mobile", customer.mobile),
+        email=mask("email", customer.email),
+        address=mask("address", customer.address),
+        nationality=customer.nationality,
+        org_unit_id=customer.org_unit_id,
+        org_unit_name=customer.org_unit.name,
+    )
+
+
+def _kyc(customer: Customer) -> Kyc:
+    return Kyc(
+        aml_risk_rating=_choice("aml_risk_rating", customer.aml_risk_rating),
+        aml_next_review_on=customer.aml_next_review_on,
+        risk_tolerance=_choice("risk_tolerance", customer.risk_tolerance),
+        risk_assessed_on=customer.risk_assessed_on,
+        risk_expires_on=customer.risk_expires_on,
+        is_professional_investor=customer.is_professional_investor,
+        occupation_recorded=bool(customer.occupation),
+    )
+
+
+def risk_flags(customer: Customer, as_of: date) -> list[RiskFlag]:
+    """The header's risk badges: the AML rating always, then whatever needs attention."""
+    kyc_warning_days = int(getattr(settings, "FINCRM_PROFILE_KYC_WARNING_DAYS", DEFAULT_KYC_WARNING_DAYS))
+    rating = _choice("aml_risk_rating", customer.aml_risk_rating)
+    level = {"high": "danger", "medium": "warning"}.get(customer.aml_risk_rating, "success")
+    flags = [RiskFlag("aml_rating", level, _("AML risk: %(rating)s") % {"rating": rating.label})]
+    if customer.status == CustomerStatus.NEEDS_REVIEW:
+        flags.append(
+            RiskFlag(
+                "needs_review",
+                "warning",
+                _("Held for review"),
+                _("Its identity matched another customer; it is reviewed institution-wide."),
+            )
+        )
+    if customer.aml_next_review_on is not None and customer.aml_next_review_on < as_of:
+        flags.append(
+            RiskFlag(
+                "aml_review_overdue",
+                "danger",
+                _("AML review overdue"),
+                _("The AML review was due on %(date)s.") % {"date": customer.aml_next_review_on.isoformat()},
+            )
+        )
+    expires = customer.id_expires_on
+    if expires is not None and expires < as_of:
+        flags.append(
+            RiskFlag(
+                "kyc_expired",
+                "danger",
+                _("ID document expired"),
+                _("The ID document expired on %(date)s: renew the KYC record.")
+                % {"date": expires.isoformat()},
+            )
+        )
+    elif expires is not None and expires <= as_of + timedelta(days=kyc_warning_days):
+        flags.append(
+            RiskFlag(
+                "kyc_expiring",
+                "warning",
+                _("ID document expires soon"),
+                _("The ID document expires on %(date)s.") % {"date": expires.isoformat()},
+            )
+        )
+    if not customer.is_professional_investor:
+        if not customer.risk_tolerance or customer.risk_assessed_on is None:
+            flags.append(
+                RiskFlag(
+                    "risk_assessment_missing",
+                    "warning",
+                    _("No risk assessment"),
+                    _("Products above R1 cannot be sold until a risk assessment is done."),
+                )
+            )
+        elif customer.risk_expires_on is not None and customer.risk_expires_on < as_of:
+            flags.append(
+                RiskFlag(
+                    "risk_assessment_expired",
+                    "danger",
+                    _("Risk assessment expired"),
+                    _("The risk assessment expired on %(date)s; sales are blocked until it is renewed.")
+                    % {"date": customer.risk_expires_on.isoformat()},
+                )
+            )
+    return flags
+
+
+def _coverage(customer: Customer) -> Coverage:
+    secondary = (
+        SecondaryManager.objects.filter(customer=customer).select_related("user").order_by("since", "id")
+    )
+    team = customer.covering_team
+    return Coverage(
+        primary=_staff(customer.primary_manager),
+        secondary=[ref for ref in (_staff(row.user) for row in secondary) if ref is not None],
+        team=TeamRef(team.pk, team.code, team.name) if team is not None else None,
+    )
+
+
+def _tags(customer: Customer) -> list[TagRow]:
+    return [TagRow(tag.pk, tag.label, tag.colour, tag.group) for tag in tags_for([customer.pk])[customer.pk]]
+
+
+# ---------------------------------------------------------------- portfolio (another app's selectors)
+
+
+def _asset_classes() -> list[Choice]:
+    labels = {
+        "deposit": _("Deposits"),
+        "wealth": _("Wealth management"),
+        "fund": _("Funds"),
+        "securities": _("Securities"),
+        "insurance": _("Insurance"),
+    }
+    return [Choice(code, labels[code]) for code in ASSET_CLASSES]
+
+
+def _aum(actor: Actor, customer: Customer) -> Aum:
+    history = optional_function("fincrm.portfolio.selectors", "aum_history")
+    points: list[AumPoint] = []
+    if history is not None:
+        for point in history(actor, customer.pk, months=AUM_MONTHS):
+            mix = {code: _decimal(amount) for code, amount in dict(point.mix or {}).items()}
+            points.append(AumPoint(point.month_end, _decimal(point.total), mix))
+        points.sort(key=lambda point: point.month_end)
+    return Aum(
+        available=history is not None,
+        current=customer.aum,
+        updated_at=customer.aum_updated_at,
+        currency="CNY",
+        classes=_asset_classes(),
+        points=points,
+        household=_group_figure("household_aum", actor, customer),
+        # A corporate group is a tree of companies: an individual has none, so no query is spent.
+        group=_group_figure("group_aum", actor, customer)
+        if customer.kind == CustomerKind.CORPORATE
+        else None,
+    )
+
+
+def _group_figure(name: str, actor: Actor, customer: Customer) -> GroupFigure | None:
+    function = optional_function("fincrm.portfolio.selectors", name)
+    figure = None if function is None else function(actor, customer.pk)
+    return None if figure is None else GroupFigure(_decimal(figure.total), int(figure.members))
+
+
+def _accounts(actor: Actor, customer: Customer) -> Section[AccountRow]:
+    accounts_for = optional_function("fincrm.portfolio.selectors", "accounts_for")
+    if accounts_for is None:
+        return Section(available=False)
+    rows = [
+        AccountRow(
+            id=account.pk,
+            kind=_model_choice(account, "kind"),
+            number=account.masked_number,
+            currency=account.currency,
+            balance=account.balance,
+            status=_model_choice(account, "status"),
+            opened_on=account.opened_on,
+            source=account,
+        )
+        for account in accounts_for(actor, customer.pk)
+    ]
+    return Section(available=True, rows=rows)
+
+
+def _holdings(actor: Actor, customer: Customer, as_of: date) -> Section[HoldingRow]:
+    holdings_for = optional_function("fincrm.portfolio.selectors", "holdings_for")
+    if holdings_for is None:
+        return Section(available=False)
+    window = int(getattr(settings, "FINCRM_PROFILE_MATURITY_DAYS", DEFAULT_MATURITY_WINDOW_DAYS))
+    rows = []
+    for holding in holdings_for(actor, customer.pk):
+        product = holding.product
+        maturity = holding.maturity_date
+        days = (maturity - as_of).days if maturity is not None else None
+        rows.append(
+            HoldingRow(
+                id=holding.pk,
+                product_code=product.code,
+                product_name=product.name,
+                product_type=_model_choice(product, "product_type"),
+                risk_level=product.risk_level,
+                amount=holding.amount,
+                market_value=holding.market_value,
+                cash_value=holding.cash_value,
+                currency=holding.currency,
+                start_date=holding.start_date,
+                maturity_date=maturity,
+                days_to_maturity=days,
+                maturing_soon=days is not None and 0 <= days <= window,
+            )
+        )
+    return Section(available=True, rows=rows)
+
+
+def _transactions(actor: Actor, customer: Customer) -> Section[TransactionRow]:
+    recent = optional_function("fincrm.portfolio.selectors", "recent_transactions")
+    if recent is None:
+        return Section(available=False)
+    rows = []
+    for row in recent(actor, customer.pk, limit=TRANSACTIONS_SHOWN):
+        account = getattr(row, "account", None)
+        rows.append(
+            TransactionRow(
+                id=row.pk,
+                booked_at=row.booked_at,
+                business_date=row.business_date,
+                direction=_model_choice(row, "direction"),
+                amount=row.amount,
+                currency=row.currency,
+                channel=_model_choice(row, "channel"),
+                transaction_type=_model_choice(row, "transaction_type"),
+                account=account.masked_number if account is not None else "",
+                counterparty=mask("account", row.counterparty_account),
+                cross_border=row.cross_border,
+            )
+        )
+    return Section(available=True, rows=rows)
+
+
+# ---------------------------------------------------------------- consents (the privacy app)
+
+
+def _consents(actor: Actor, customer: Customer) -> Section[ConsentRow]:
+    consents_for = optional_function("fincrm.privacy.selectors", "consents_for")
+    if consents_for is None:
+        return Section(available=False)
+    rows = [
+        ConsentRow(
+            purpose_code=row.purpose_code,
+            purpose_name=str(row.purpose_name),
+            channel=Choice(row.channel, str(row.channel_label)),
+            given=row.is_given,
+            given_at=row.given_at,
+            withdrawn_at=row.withdrawn_at,
+            source=str(row.source_label),
+            separate_required=row.separate_required,
+            separate=row.separate,
+        )
+        for row in consents_for(actor, customer.pk)
+    ]
+    return Section(available=True, rows=rows)
+
+
+# ---------------------------------------------------------------- history
+
+
+def change_history(customer_id: int, *, limit: int = HISTORY_SHOWN) -> list[HistoryRow]:
+    """The newest changes to a customer from the audit log (reads such as opening the 360 left out).
+
+    Call it only for a customer already reached through the actor's scope."""
+    events = (
+        AuditEvent.objects.filter(object_type="customer", object_id=str(customer_id))
+        .exclude(Q(action__in=READ_ACTIONS) | Q(action__contains="unmask"))
+        .only("id", "occurred_at", "action", "actor_label", "reason", "before", "after")
+        .order_by("-sequence")[:limit]
+    )
+    return [
+        HistoryRow(
+            id=event.pk,
+            occurred_at=event.occurred_at,
+            action=event.action,
+            label=_action_label(event.action),
+            actor=_actor_label(event.actor_label),
+            reason=event.reason,
+            changes=field_changes(event.before, event.after),
+        )
+        for event in events
+    ]
+
+
+def _action_label(code: str) -> str:
+    try:
+        return str(audit_registry.get(code).label)
+    except audit_registry.UnknownEventCode:
+        return code
+
+
+def _actor_label(label: str) -> str:
+    # "user:zhang.wei" → "zhang.wei"; "system:…" and "cli:…" stay as they are.
+    return label.removeprefix("user:")
+
+
+def _field_label(name: str) -> str:
+    try:
+        field = Customer._meta.get_field(name)
+    except FieldDoesNotExist:
+        field = None
+    verbose_name = getattr(field, "verbose_name", None)
+    return str(verbose_name) if verbose_name else name.replace("_", " ")
+
+
+def _display(name: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, list | tuple):
+        text = ", ".join(str(item) for item in value)
+    elif isinstance(value, Mapping):
+        text = ", ".join(f"{key}: {item}" for key, item in value.items())
+    else:
+        text = str(value)
+    kind = IDENTIFIER_MASKS.get(name)
+    return mask(kind, text) if kind else text
+
+
+def field_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[FieldChange]:
+    """The fields an event changed, in a stable order, identifiers masked."""
+    before = before if isinstance(before, Mapping) else {}
+    after = after if isinstance(after, Mapping) else {}
+    names: Iterable[str] = list(dict.fromkeys([*before.keys(), *after.keys()]))
+    changes = []
+    for name in names:
+        old, new = _display(name, before.get(name)), _display(name, after.get(name))
+        if old != new:
+            changes.append(FieldChange(name, _field_label(name), old, new))
+    return changes
+
+
+def _lifecycle_history(customer: Customer) -> list[LifecycleRow]:
+    rows = LifecycleChange.objects.filter(customer=customer).order_by("-changed_at", "-id")[:COVERAGE_SHOWN]
+    labels = dict(LifecycleStage.choices)
+    return [
+        LifecycleRow(
+            changed_at=row.changed_at,
+            from_stage=Choice(row.from_stage, str(labels.get(row.from_stage, row.from_stage))),
+            to_stage=Choice(row.to_stage, str(labels.get(row.to_stage, row.to_stage))),
+            changed_by=_actor_label(row.changed_by),
+            reason=row.reason,
+        )
+        for row in rows
+    ]
+
+
+def _coverage_history(customer: Customer) -> list[CoverageRow]:
+    rows = (
+        CoverageChange.objects.filter(customer=customer)
+        .select_related("from_manager", "to_manager", "from_team", "to_team")
+        .order_by("-changed_at", "-id")[:COVERAGE_SHOWN]
+    )
+    return [
+        CoverageRow(
+            changed_at=row.changed_at,
+            from_manager=_staff_label(row.from_manager),
+            to_manager=_staff_label(row.to_manager),
+            from_team=_team_label(row.from_team),
+            to_team=_team_label(row.to_team),
+            changed_by=_actor_label(row.changed_by),
+            reason=row.reason,
+        )
+        for row in rows
+    ]
+
+
+# ---------------------------------------------------------------- the read event
+
+
+def record_customer_viewed(actor: Actor, customer_id: int, *, via: str) -> None:
+    """Append ``customer.viewed`` (who opened which customer's 360, from the page or the API)."""
+    audit_record(
+        actor, "customer.viewed", object_type="customer", object_id=str(customer_id), after={"via": via}
+    )
+
+
+def record_opened_after(response: HttpResponseBase, actor: Actor, customer_id: int, *, via: str) -> None:
+    """Record the opening once ``response`` has been sent.
+
+    The server calls ``response.close()`` after the last byte has gone to the client (WSGI and
+    ASGI alike); the event is chained then, so the reader never waits for the audit chain lock.
+    The request's context (request id, client address) is carried over. A failure is logged
+    (Django would swallow an exception raised by a closer silently)."""
+    request_context = dataclasses.replace(context.current(), deferred=None)
+
+    def write() -> None:
+        try:
+            with context.bound(request_context):
+                record_customer_viewed(actor, customer_id, via=via)
+        except Exception:
+            logger.exception("customer.viewed could not be recorded for customer %s", customer_id)
+
+    response._resource_closers.append(write)  # type: ignore[attr-defined]

@@ -1,0 +1,96 @@
+"""The 360 is a small, fixed number of SQL queries: pinned here, so an N+1 fails a test.
+
+The page's count, one by one:
+  5  sign-in and actor (session, user, user session, role grants, teams)
+  1  the customer with its branch, primary manager and team (scope check included)
+  2  secondary managers, tags
+  2  AUM month-ends (portfolio: scope check + snapshots)
+  4  household AUM (scope check, membership, members, sum)
+  6  accounts, holdings, recent transactions (portfolio: scope check + rows each)
+  3  change history (audit log), lifecycle and coverage history
+  4  relationships (scope check, links, related customers, which of them are visible)
+  4  household (scope check, membership, members, which of them are visible)
+  4  the consent panel (privacy: scope check, consents, purposes, may-record check)
+  2  the custom fields panel (definitions, values)
+  1  the unmask control (live sensitive-access grants of an actor without the class permission)
+  5  after the response: customer.viewed (savepoint, chain head, insert, head update, release)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from fincrm.customers.selectors.profile import customer_360
+from tests.customers.factories import CustomerFactory
+from tests.customers.profile_support import actor_of, add_portfolio
+from tests.support.auth import sign_in
+from tests.support.world import World
+
+pytestmark = pytest.mark.django_db
+
+PAGE_QUERIES = 43
+API_QUERIES = 39  # the selector with its consents rows (3); no consent, custom-fields or unmask panels
+SELECTOR_QUERIES = 29
+
+
+def _count(action: Callable[[], Any]) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        action()
+    return len(queries.captured_queries)
+
+
+def _signed_in(client: Client, world: World) -> Client:
+    sign_in(client, World.user("account_manager_a"))
+    client.get(f"/customers/{world.customer_a}/")  # warm the key cache and the session
+    return client
+
+
+def test_page_query_count_is_pinned(world: World, client: Client, django_assert_num_queries: Any) -> None:
+    add_portfolio(world.customer_a, size=1)
+    _signed_in(client, world)
+
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(f"/customers/{world.customer_a}/")
+    assert response.status_code == 200
+
+
+def test_api_query_count_is_pinned(world: World, client: Client, django_assert_num_queries: Any) -> None:
+    add_portfolio(world.customer_a, size=1)
+    _signed_in(client, world)
+
+    with django_assert_num_queries(API_QUERIES):
+        response = client.get(f"/api/v1/customers/{world.customer_a}/360")
+    assert response.status_code == 200
+
+
+def test_selector_query_count_is_pinned(world: World, django_assert_num_queries: Any) -> None:
+    add_portfolio(world.customer_a, size=1)
+    actor = actor_of("account_manager_a")
+    customer_360(actor, world.customer_a)
+
+    with django_assert_num_queries(SELECTOR_QUERIES):
+        customer_360(actor, world.customer_a)
+
+
+def test_more_rows_cost_no_more_queries(world: World, client: Client) -> None:
+    """Four of everything (accounts, holdings, transactions, tags, managers, relatives, history)
+    reads with exactly the queries one of each does."""
+    small = CustomerFactory(primary_manager=World.user("account_manager_a"))
+    large = CustomerFactory(primary_manager=World.user("account_manager_a"))
+    add_portfolio(small.pk, size=1)
+    add_portfolio(large.pk, size=4)
+    _signed_in(client, world)
+
+    page_small = _count(lambda: client.get(f"/customers/{small.pk}/"))
+    page_large = _count(lambda: client.get(f"/customers/{large.pk}/"))
+    api_small = _count(lambda: client.get(f"/api/v1/customers/{small.pk}/360"))
+    api_large = _count(lambda: client.get(f"/api/v1/customers/{large.pk}/360"))
+
+    assert page_small == page_large == PAGE_QUERIES
+    assert api_small == api_large == API_QUERIES
