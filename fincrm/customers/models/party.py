@@ -187,11 +187,16 @@ class Customer(RowUidMixin, TimestampedModel):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # (…, aum, id): scope narrowing and the list's default sort by AUM with keyset pagination
+        # are served from the index alone.
         indexes = [
-            models.Index(fields=["org_unit", "aum"], name="customer_unit_aum"),
-            models.Index(fields=["primary_manager", "aum"], name="customer_manager_aum"),
-            models.Index(fields=["covering_team", "aum"], name="customer_team_aum"),
+            models.Index(fields=["org_unit", "aum", "id"], name="customer_unit_aum"),
+            models.Index(fields=["primary_manager", "aum", "id"], name="customer_manager_aum"),
+            models.Index(fields=["covering_team", "aum", "id"], name="customer_team_aum"),
             models.Index(fields=["aum", "id"], name="customer_aum_id"),
+            models.Index(fields=["lifecycle_stage", "aum", "id"], name="customer_stage_aum"),
+            models.Index(fields=["value_tier", "aum", "id"], name="customer_tier_aum"),
+            models.Index(fields=["created_at", "id"], name="customer_created"),
             models.Index(fields=["status", "kind", "lifecycle_stage"], name="customer_status_kind"),
             models.Index(fields=["name_pinyin"], name="customer_name_pinyin"),
         ]

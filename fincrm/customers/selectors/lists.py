@@ -1,0 +1,227 @@
+"""Reads for the customer list, its API and exports: scoped, filtered, keyset-paged, counted up to a cap.
+
+Never a count(*) over every matching row: ``capped_count`` stops at ``FINCRM_LIST_COUNT_CAP + 1``
+rows, so a page says "10,000+" instead of scanning a million. Deep pages use keyset pagination
+(``fincrm.platform.pagination.keyset_page``), which costs the same on page 1,000 as on page 1.
+Identifiers and names are masked here, once, for the page, the API and the export alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from fincrm.customers.filtersets import COLUMNS, CustomerFilterSet
+from fincrm.customers.models import Customer, CustomerTag, SavedView, Tag
+from fincrm.customers.selectors import customer_queryset
+from fincrm.integration.models import ExportRequest
+from fincrm.platform.actor import Actor
+from fincrm.platform.pagination import Page, keyset_page
+from fincrm.security.masking import mask
+
+# Columns read straight from the customer row, and the masks of the personal ones.
+_MASKED = {"name": "name", "id_number": "id_number", "mobile": "mobile"}
+_CHOICE_COLUMNS = ("kind", "lifecycle_stage", "value_tier", "aml_risk_rating", "risk_tolerance")
+# The only columns a list query loads (encrypted identifiers only when their column is shown).
+_BASE_FIELDS = (
+    "id",
+    "customer_number",
+    "name",
+    "kind",
+    "status",
+    "lifecycle_stage",
+    "value_tier",
+    "aum",
+    "aml_risk_rating",
+    "risk_tolerance",
+    "created_at",
+    "row_uid",
+    "org_unit_id",
+    "primary_manager_id",
+    "covering_team_id",
+)
+
+
+@dataclass(frozen=True)
+class Count:
+    value: int
+    capped: bool  # True: there are more than ``value`` rows
+
+
+@dataclass(frozen=True)
+class ListRow:
+    customer: Customer
+    cells: dict[str, Any]  # column code -> display value (masked)
+    tags: list[Tag]
+
+
+def customer_list(
+    *, actor: Actor, filterset: CustomerFilterSet, action: str = "customer.view"
+) -> QuerySet[Customer]:
+    """The customers the actor may see (for ``action``), narrowed by a valid filterset."""
+    return filterset.apply(customer_queryset(actor, action))
+
+
+def with_columns(queryset: QuerySet[Customer], columns: Iterable[str]) -> QuerySet[Customer]:
+    """Load only what the chosen columns need, with their related names in the same query."""
+    columns = set(columns)
+    fields = list(_BASE_FIELDS) + [name for name in ("id_number", "mobile") if name in columns]
+    related = {
+        "org_unit": ("org_unit", "org_unit__name"),
+        "primary_manager": ("primary_manager", "primary_manager__full_name"),
+        "covering_team": ("covering_team", "covering_team__name"),
+    }
+    select = [name for name in related if name in columns]
+    for name in select:
+        fields.append(related[name][1])
+    return queryset.select_related(*select).only(*fields)
+
+
+def capped_count(queryset: QuerySet[Customer], cap: int | None = None) -> Count:
+    """How many rows, counting at most ``cap + 1`` of them (one bounded subquery)."""
+    limit = int(cap if cap is not None else settings.FINCRM_LIST_COUNT_CAP)
+    counted = queryset.order_by().values("pk")[: limit + 1].count()
+    return Count(min(counted, limit), counted > limit)
+
+
+def tags_by_customer(customer_ids: list[int]) -> dict[int, list[Tag]]:
+    """Active tags per customer in one query (the tags helper's ``tags_for`` when it exists)."""
+    if not customer_ids:
+        return {}
+    try:
+        from fincrm.customers.selectors.tags import tags_for
+    except ImportError:
+        result: dict[int, list[Tag]] = {}
+        links = (
+            CustomerTag.objects.filter(customer_id__in=customer_ids, tag__is_active=True)
+            .select_related("tag")
+            .order_by("tag__group", "tag__label")
+        )
+        for link in links:
+            result.setdefault(link.customer_id, []).append(link.tag)
+        return result
+    return dict(tags_for(customer_ids))
+
+
+def tag_badge_class(colour: str) -> str:
+    try:
+        from fincrm.customers.selectors.tags import badge_class
+    except ImportError:
+        return "bg-secondary-lt"
+    return badge_class(colour)
+
+
+def _cell(customer: Customer, column: str, tags: list[Tag]) -> Any:
+    if column in _MASKED:
+        return mask(_MASKED[column], getattr(customer, column))
+    if column in _CHOICE_COLUMNS:
+        return getattr(customer, f"get_{column}_display")()
+    if column == "org_unit":
+        return customer.org_unit.name
+    if column == "primary_manager":
+        manager = customer.primary_manager
+        return manager.full_name if manager is not None else ""
+    if column == "covering_team":
+        team = customer.covering_team
+        return team.name if team is not None else ""
+    if column == "tags":
+        return ", ".join(tag.label for tag in tags)
+    return getattr(customer, column)
+
+
+def list_rows(customers: list[Customer], columns: list[str]) -> list[ListRow]:
+    """Display rows: masked cells for the chosen columns, tags in one extra query."""
+    tags = tags_by_customer([customer.pk for customer in customers]) if "tags" in columns else {}
+    for customer_tags in tags.values():
+        for tag in customer_tags:
+            tag.badge_class = tag_badge_class(tag.colour)  # type: ignore[attr-defined]
+    return [
+        ListRow(
+            customer,
+            {column: _cell(customer, column, tags.get(customer.pk, [])) for column in columns},
+            tags.get(customer.pk, []),
+        )
+        for customer in customers
+    ]
+
+
+@dataclass(frozen=True)
+class ListPage:
+    rows: list[ListRow]
+    next_cursor: str | None
+    count: Count | None
+
+
+def customer_list_page(
+    *,
+    actor: Actor,
+    filterset: CustomerFilterSet,
+    cursor: str | None,
+    limit: int | None,
+    with_count: bool = True,
+) -> ListPage:
+    """One keyset page of the list: ordered by the filterset's sort, masked display rows."""
+    queryset = customer_list(actor=actor, filterset=filterset)
+    columns = filterset.columns
+    page: Page = keyset_page(
+        with_columns(queryset, columns), limit=limit, cursor=cursor, ordering=filterset.ordering
+    )
+    count = capped_count(queryset) if with_count else None
+    return ListPage(list_rows(page.items, columns), page.next_cursor, count)
+
+
+def export_rows(
+    *, queryset: QuerySet[Customer], columns: list[str], ordering: tuple[str, ...], batch: int = 2000
+) -> Iterator[list[Any]]:
+    """Every row of ``queryset`` as masked cell values: one streamed query (a server-side cursor on
+    PostgreSQL), tags loaded per batch, so memory stays flat."""
+    chunk: list[Customer] = []
+    for customer in with_columns(queryset, columns).order_by(*ordering).iterator(chunk_size=batch):
+        chunk.append(customer)
+        if len(chunk) >= batch:
+            yield from ([row.cells[column] for column in columns] for row in list_rows(chunk, columns))
+            chunk = []
+    yield from ([row.cells[column] for column in columns] for row in list_rows(chunk, columns))
+
+
+def column_labels(columns: list[str]) -> list[str]:
+    return [str(COLUMNS[column].label) for column in columns]
+
+
+def saved_views_for(*, actor: Actor) -> QuerySet[SavedView]:
+    """The actor's own saved views (nobody sees another's)."""
+    if actor.user_id is None or not actor.can("customer.view"):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(owner_id=actor.user_id).order_by("-is_default", "label")
+
+
+def default_saved_view(*, actor: Actor) -> SavedView | None:
+    return saved_views_for(actor=actor).filter(is_default=True).first()
+
+
+def access_saved_view(actor: Actor, view_id: object) -> SavedView:
+    from fincrm.platform.access import access_object
+
+    return access_object(
+        saved_views_for(actor=actor), view_id, actor=actor, action="customer.view", object_type="saved_view"
+    )
+
+
+def export_requests_for(*, actor: Actor) -> QuerySet[ExportRequest]:
+    """The actor's own export requests, and for approvers (institution-wide export) every pending one."""
+    from django.db.models import Q
+
+    from fincrm.platform.actor import Scope
+
+    own = Q(requested_by_id=actor.user_id) if actor.user_id is not None else Q(pk__in=[])
+    if Scope.INSTITUTION in actor.scopes_for("customer.export"):
+        own |= Q(status=ExportRequest.Status.PENDING)
+    return (
+        ExportRequest.objects.filter(own, kind="customers")
+        .select_related("requested_by", "decided_by")
+        .order_by("-created_at", "-id")[:200]
+    )
