@@ -6,3 +6,8 @@ class PrivacyConfig(AppConfig):
     name = "fincrm.privacy"
     label = "privacy"
     verbose_name = _("Privacy and consent")
+
+    def ready(self) -> None:
+        from fincrm.privacy import integrations
+
+        integrations.register()
