@@ -6,3 +6,8 @@ class PortfolioConfig(AppConfig):
     name = "fincrm.portfolio"
     label = "portfolio"
     verbose_name = _("Portfolio")
+
+    def ready(self) -> None:
+        from fincrm.portfolio import merging
+
+        merging.register()

@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import Customer
+from fincrm.integration import demo
 from fincrm.org.models import OrgUnit, Team
 from fincrm.users.models import MfaDevice, Role, User
 from fincrm.users.roles import BUILTIN_ROLES
@@ -20,8 +21,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def empty_institution(world: object) -> None:
-    """Remove the test world (inside the test's transaction) so the tree can be created anew."""
+def empty_institution(world: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the test world (inside the test's transaction) so the tree can be created anew.
+
+    The book of business is loaded small here; tests/integration/test_demo_book.py checks its content."""
+    monkeypatch.setattr(demo, "INDIVIDUALS", 60)
+    monkeypatch.setattr(demo, "CORPORATES", 6)
+    monkeypatch.setattr(demo, "HOUSEHOLDS", 3)
     Customer.objects.all().delete()
     User.objects.all().delete()
     Team.objects.all().delete()

@@ -1,0 +1,3 @@
+from tests.support.english import client, english
+
+__all__ = ["client", "english"]
