@@ -1,0 +1,8 @@
+"""Settings for bench/bench_customer360.py's gunicorn only: fincrm's settings plus a bare view
+(bench_urls) and a header with the SQL queries per request. Never used outside the benchmark."""
+
+from fincrm.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.bench_urls"
+MIDDLEWARE = ["bench.bench_urls.QueryCountMiddleware", *MIDDLEWARE]  # noqa: F405
+FINCRM_API_RATE_LIMIT_PER_MINUTE = 10**9
