@@ -106,6 +106,15 @@ class Config:
     # Audit chain (docs/security-audit.md): the head-signing key file and the signed-head export file.
     audit_signing_key_file: str = ""
     audit_head_export_path: str = ""
+    # Step-up and sensitive-access grants (docs/security-masking.md).
+    step_up_minutes: int = 15
+    grant_hours: int = 4
+    # Customer lists and exports (docs/users/customer-lists.md).
+    list_count_cap: int = 10_000
+    export_row_cap: int = 10_000
+    export_link_minutes: int = 15
+    # PCI DSS 3.4: keep full card numbers (encrypted) only where the institution switches it on.
+    store_full_card_numbers: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -177,4 +186,10 @@ def load(environ: dict[str, str] | None = None) -> Config:
         key_cache_seconds=_int(env, "FINCRM_KEY_CACHE_SECONDS", 60, minimum=0),
         audit_signing_key_file=_text(env, "FINCRM_AUDIT_SIGNING_KEY_FILE", audit_defaults[0]),
         audit_head_export_path=_text(env, "FINCRM_AUDIT_HEAD_EXPORT_PATH", audit_defaults[1]),
+        step_up_minutes=_int(env, "FINCRM_STEP_UP_MINUTES", 15, minimum=1),
+        grant_hours=_int(env, "FINCRM_GRANT_HOURS", 4, minimum=1),
+        list_count_cap=_int(env, "FINCRM_LIST_COUNT_CAP", 10_000, minimum=100),
+        export_row_cap=_int(env, "FINCRM_EXPORT_ROW_CAP", 10_000, minimum=1),
+        export_link_minutes=_int(env, "FINCRM_EXPORT_LINK_MINUTES", 15, minimum=1),
+        store_full_card_numbers=_bool(env, "FINCRM_STORE_FULL_CARD_NUMBERS", False),
     )

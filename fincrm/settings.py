@@ -226,6 +226,30 @@ FINCRM_PROFILE = CONFIG.profile
 # Audit chain (docs/security-audit.md): head-signing key (outside the database) and head export file.
 FINCRM_AUDIT_SIGNING_KEY_FILE = CONFIG.audit_signing_key_file
 FINCRM_AUDIT_HEAD_EXPORT_PATH = CONFIG.audit_head_export_path
+# KYC cycles (DOMAIN.md, regulator-changeable): months until the next AML review per risk rating,
+# and how long a risk-tolerance (C1-C5) assessment stays valid.
+FINCRM_AML_REVIEW_MONTHS = {"high": 6, "medium": 12, "low": 24}
+FINCRM_RISK_ASSESSMENT_VALID_MONTHS = 12
+# Step-up window and sensitive-access grant lifetime (docs/security-masking.md).
+FINCRM_STEP_UP_SECONDS = CONFIG.step_up_minutes * 60
+FINCRM_GRANT_SECONDS = CONFIG.grant_hours * 3600
+# Customer lists and exports: counts stop at the cap ("10,000+"); an export above the row cap needs
+# an approval; a download link lives this many minutes.
+FINCRM_LIST_COUNT_CAP = CONFIG.list_count_cap
+FINCRM_EXPORT_ROW_CAP = CONFIG.export_row_cap
+FINCRM_EXPORT_LINK_MINUTES = CONFIG.export_link_minutes
+FINCRM_BULK_TAG_MAX = 10_000  # customers per bulk tag action
+# Identifier searches (mobile, ID, account number) per user per minute: no enumeration.
+FINCRM_IDENTIFIER_SEARCHES_PER_MINUTE = 30
+# The 360 flags an ID document expiring within this many days, and highlights maturities within these.
+FINCRM_PROFILE_KYC_WARNING_DAYS = 30
+FINCRM_PROFILE_MATURITY_DAYS = 90
+# Value tiers by AUM in CNY (an institution's policy); below the lowest: mass.
+FINCRM_VALUE_TIER_THRESHOLDS = {"affluent": 500_000, "wealth": 6_000_000, "private": 30_000_000}
+FINCRM_STORE_FULL_CARD_NUMBERS = CONFIG.store_full_card_numbers
+# PIPL: days to answer a data-subject request; AML record keeping after the relationship ends (years).
+FINCRM_PRIVACY_REQUEST_DUE_DAYS = 15
+FINCRM_AML_RETENTION_YEARS = 10
 
 LOGGING = {
     "version": 1,

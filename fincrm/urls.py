@@ -11,6 +11,7 @@ urlpatterns = [
     path("sensitive/", include("fincrm.security.urls")),
     path("customers/", include("fincrm.customers.urls")),
     path("privacy/", include("fincrm.privacy.urls")),
+    path("products/", include("fincrm.products.urls")),
     path("", include("fincrm.users.urls")),
     path("", include("fincrm.web.urls")),
 ]

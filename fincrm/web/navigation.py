@@ -38,13 +38,20 @@ class NavSection:
 
 
 SECTIONS: tuple[NavSection, ...] = (
-    NavSection("main", None, (NavItem(_("Home"), "web:home", icon="home"),)),
     NavSection(
-        "customers",
-        _("Customers"),
+        "main",
+        None,
         (
+            NavItem(_("Home"), "web:home", icon="home"),
             NavItem(_("Customers"), "customers:customer-list", ("customer.view",), icon="users-group"),
             NavItem(_("New customer"), "customers:customer-create", ("customer.create",), icon="user"),
+            NavItem(_("Products"), "products:product-list", ("product.view",), icon="building"),
+        ),
+    ),
+    NavSection(
+        "customer_data",
+        _("Customer data"),
+        (
             NavItem(_("Duplicates"), "customers:duplicate-list", ("customer.merge",), icon="checklist"),
             NavItem(_("Tags"), "customers:tag-list", ("customer.tag.manage",), icon="checklist"),
             NavItem(
@@ -53,12 +60,24 @@ SECTIONS: tuple[NavSection, ...] = (
                 ("customer.field.manage",),
                 icon="checklist",
             ),
+        ),
+    ),
+    NavSection(
+        "privacy",
+        _("Privacy and access"),
+        (
             NavItem(_("Consent purposes"), "privacy:purpose-list", ("privacy.manage",), icon="shield"),
             NavItem(
                 _("Data-subject requests"),
                 "privacy:request-list",
                 ("privacy.request.view",),
                 icon="checklist",
+            ),
+            NavItem(
+                _("Sensitive-access grants"),
+                "security:grant-list",
+                ("pii.grant.request", "pii.grant.approve", "pii.grant.report"),
+                icon="key",
             ),
         ),
     ),
@@ -77,15 +96,7 @@ SECTIONS: tuple[NavSection, ...] = (
     NavSection(
         "oversight",
         _("Audit"),
-        (
-            NavItem(_("Audit log"), "audit:event-list", ("audit.view",), icon="checklist"),
-            NavItem(
-                _("Sensitive-access grants"),
-                "security:grant-list",
-                ("pii.grant.request", "pii.grant.approve", "pii.grant.report"),
-                icon="shield",
-            ),
-        ),
+        (NavItem(_("Audit log"), "audit:event-list", ("audit.view",), icon="checklist"),),
     ),
 )
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from fincrm.platform.actor import Actor
 from fincrm.users.models import MfaDevice
+from fincrm.users.roles import BUILTIN_BY_CODE
 from fincrm.users.services.tokens import api_token_create
 from tests.support.auth import sign_in
 from tests.support.authz import ANONYMOUS, IN_SCOPE, Case, check
@@ -36,14 +37,7 @@ def test_me_for_a_session(client: Client, world: World) -> None:
         "roles": [{"code": "branch_manager", "name": "Branch manager"}],
         "permissions": [
             {"permission": name, "scopes": ["subtree"]}
-            for name in (
-                "customer.edit",
-                "customer.export",
-                "customer.reassign",
-                "customer.view",
-                "org.view",
-                "user.view",
-            )
+            for name in sorted(BUILTIN_BY_CODE["branch_manager"].permissions)
         ],
         "mfa": {"enrolled": False, "required": True},
         "token": None,

@@ -24,6 +24,7 @@ from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, Forbidden, NotFound, ServiceError
 from fincrm.users.actors import actor_for_user
 from fincrm.users.models import ApiToken, RoleAssignment, User
+from fincrm.users.roles import BUILTIN_BY_CODE
 from fincrm.users.services.tokens import (
     api_token_authenticate,
     api_token_create,
@@ -36,7 +37,7 @@ from tests.support.world import World
 pytestmark = pytest.mark.django_db
 
 TOKEN_SHAPE = re.compile(r"^fcrm_[a-z0-9]{8}_[A-Za-z0-9_-]{40,}$")
-OPERATIONS_PERMISSIONS = ["api.token.use", "customer.create", "customer.edit", "customer.view", "org.view"]
+OPERATIONS_PERMISSIONS = sorted(BUILTIN_BY_CODE["operations"].permissions)
 
 
 @pytest.fixture(autouse=True)
@@ -519,14 +520,7 @@ def test_cli_defaults(world: World) -> None:
     token = ApiToken.objects.get()
     assert token.owner.username == "auditor_b"
     assert token.name == "cli"
-    assert token.scopes == [
-        "audit.export",
-        "audit.view",
-        "customer.view",
-        "org.view",
-        "role.view",
-        "user.view",
-    ]
+    assert token.scopes == sorted(BUILTIN_BY_CODE["auditor"].permissions)
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,7 @@ def test_quick_links_repeat_the_menu_without_home(signed_in: Any) -> None:
     html = signed_in("system_admin_a").get("/").content.decode()
 
     assert _quick_links(html) == [
+        "customers:custom-field-list",
         "org:unit-list",
         "org:team-list",
         "users:user-list",
@@ -88,10 +89,15 @@ def test_quick_links_repeat_the_menu_without_home(signed_in: Any) -> None:
     ]
 
 
-def test_account_manager_has_no_quick_links(signed_in: Any) -> None:
+def test_account_manager_quick_links_are_the_daily_pages(signed_in: Any) -> None:
     html = signed_in("account_manager_a").get("/").content.decode()
 
-    assert _quick_links(html) == []
+    assert _quick_links(html) == [
+        "customers:customer-list",
+        "customers:customer-create",
+        "products:product-list",
+        "security:grant-list",
+    ]
     assert NO_ROLE not in html
 
 

@@ -14,20 +14,53 @@ from fincrm.web import navigation
 from tests.web.conftest import nav_items, nav_sections, user_links
 
 HOME = ["web:home"]
+CUSTOMERS = ["customers:customer-list"]
+CREATE = ["customers:customer-create"]
+PRODUCTS = ["products:product-list"]
+GRANTS = ["security:grant-list"]
 ORG = ["org:unit-list", "org:team-list"]
 
 EXPECTED_NAV = {
-    "account_manager": HOME,
-    "team_lead": [*HOME, *ORG, "users:user-list"],
-    "branch_manager": [*HOME, *ORG, "users:user-list"],
-    "risk_officer": [*HOME, *ORG, "users:user-list"],
-    "compliance_officer": [*HOME, *ORG, "users:user-list", "users:role-list", "audit:event-list"],
-    "operations": [*HOME, *ORG],
-    "marketing": [*HOME, *ORG],
-    "service_agent": HOME,
-    "auditor": [*HOME, *ORG, "users:user-list", "users:role-list", "audit:event-list"],
+    "account_manager": [*HOME, *CUSTOMERS, *CREATE, *PRODUCTS, *GRANTS],
+    "team_lead": [*HOME, *CUSTOMERS, *PRODUCTS, *GRANTS, *ORG, "users:user-list"],
+    "branch_manager": [*HOME, *CUSTOMERS, *PRODUCTS, *GRANTS, *ORG, "users:user-list"],
+    "risk_officer": [*HOME, *CUSTOMERS, *PRODUCTS, *ORG, "users:user-list"],
+    "compliance_officer": [
+        *HOME,
+        *CUSTOMERS,
+        *PRODUCTS,
+        "privacy:purpose-list",
+        "privacy:request-list",
+        *GRANTS,
+        *ORG,
+        "users:user-list",
+        "users:role-list",
+        "audit:event-list",
+    ],
+    "operations": [
+        *HOME,
+        *CUSTOMERS,
+        *CREATE,
+        *PRODUCTS,
+        "customers:duplicate-list",
+        "customers:tag-list",
+        *ORG,
+    ],
+    "marketing": [*HOME, *CUSTOMERS, *PRODUCTS, "customers:tag-list", *ORG],
+    "service_agent": [*HOME, *CUSTOMERS, *PRODUCTS, "privacy:request-list", *GRANTS],
+    "auditor": [
+        *HOME,
+        *CUSTOMERS,
+        *PRODUCTS,
+        *GRANTS,
+        *ORG,
+        "users:user-list",
+        "users:role-list",
+        "audit:event-list",
+    ],
     "system_admin": [
         *HOME,
+        "customers:custom-field-list",
         *ORG,
         "users:user-list",
         "users:role-list",
@@ -35,6 +68,17 @@ EXPECTED_NAV = {
         "audit:alert-list",
     ],
 }
+
+SECTION_OF = {
+    "customers:duplicate-list": "customer_data",
+    "customers:tag-list": "customer_data",
+    "customers:custom-field-list": "customer_data",
+    "privacy:purpose-list": "privacy",
+    "privacy:request-list": "privacy",
+    "security:grant-list": "privacy",
+    "audit:event-list": "oversight",
+}
+MAIN = {*HOME, *CUSTOMERS, *CREATE, *PRODUCTS}
 
 
 def test_every_builtin_role_has_an_expectation() -> None:
@@ -47,21 +91,18 @@ def test_sidebar_shows_what_the_role_may_open(role: str, signed_in: Any, stub_ur
 
     assert nav_items(html) == EXPECTED_NAV[role]
     items = EXPECTED_NAV[role]
-    expected_sections = [
-        section
-        for section, present in (
-            ("administration", any(not name.startswith(("web:", "audit:event")) for name in items)),
-            ("oversight", "audit:event-list" in items),
-        )
-        if present
-    ]
+    expected_sections = []
+    for name in items:
+        section = SECTION_OF.get(name, "administration") if name not in MAIN else None
+        if section and section not in expected_sections:
+            expected_sections.append(section)
     assert nav_sections(html) == expected_sections
 
 
 def test_account_manager_sees_home_and_no_administration(signed_in: Any, stub_urls: None) -> None:
     html = signed_in("account_manager_a").get("/").content.decode()
 
-    assert nav_items(html) == ["web:home"]
+    assert nav_items(html) == EXPECTED_NAV["account_manager"]
     assert "Administration" not in html
     assert f'href="{reverse("users:user-list")}"' not in html
 
