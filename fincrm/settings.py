@@ -172,6 +172,7 @@ CONTENT_SECURITY_POLICY = {
 
 # Internationalization: zh-Hans is the default, English is complete.
 LANGUAGE_CODE = "zh-hans"
+FORMAT_MODULE_PATH = ["fincrm.formats"]
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "fincrm" / "locale"]
 USE_I18N = True

@@ -1,7 +1,7 @@
 """The customer 360: what a reader waits for, and what the audited read event costs.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fincrm_profile_bench \\
-        .venv/bin/python bench/bench_customer_360.py --requests 200
+        .venv/bin/python bench/bench_read_event.py --requests 200
 
 Builds (once) a sub-branch, an account manager and one customer with a year of portfolio: 12
 month-end snapshots, 10 holdings, 200 transactions, tags and history. Then drives the page and the
