@@ -557,8 +557,9 @@ FROM (
             SELECT acc.id, acc.customer_id, acc.currency, acc.kind,
                 ROW_NUMBER() OVER (PARTITION BY acc.customer_id ORDER BY acc.id) - 1 AS r,
                 COUNT(*) OVER (PARTITION BY acc.customer_id) AS c,
-                (hashint8extended(acc.customer_id, %(seed)s + 2) & 1023) < %(structuring)s AS structuring,
-                ((hashint8extended(acc.customer_id, %(seed)s + 3) & 2147483647) %% 365)::int
+                (hashint8extended(acc.customer_id - %(base)s, %(seed)s + 2) & 1023) < %(structuring)s
+                    AS structuring,
+                ((hashint8extended(acc.customer_id - %(base)s, %(seed)s + 3) & 2147483647) %% 365)::int
                     AS structuring_day
             FROM portfolio_account acc
             WHERE acc.customer_id BETWEEN %(low)s AND %(high)s AND acc.kind IN ('deposit', 'credit_card')
@@ -566,8 +567,8 @@ FROM (
         CROSS JOIN LATERAL generate_series(
             1, %(per)s / a.c + CASE WHEN a.r < %(per)s %% a.c THEN 1 ELSE 0 END) g(i)
         CROSS JOIN LATERAL (
-            SELECT hashint8extended(a.id * 1024 + g.i, %(seed)s) AS h1,
-                   hashint8extended(a.id * 1024 + g.i, %(seed)s + 1) AS h2
+            SELECT hashint8extended(((a.customer_id - %(base)s) * 16 + a.r) * 1024 + g.i, %(seed)s) AS h1,
+                   hashint8extended(((a.customer_id - %(base)s) * 16 + a.r) * 1024 + g.i, %(seed)s + 1) AS h2
         ) h
     ) y
 ) x
@@ -581,6 +582,7 @@ def _transactions_postgresql(layout: Layout, per_customer: int, workers: int, pr
         "days": synth_rows.day_slots(layout.today),
         "hours": synth_rows.hour_slots(),
         "seed": layout.seed,
+        "base": layout.base_id,
         "per": per_customer,
         "structuring": synth_rows.STRUCTURING_PER_MILLE * 1024 // 1000,
         "above": synth_rows.ABOVE_THRESHOLD_PER_10K * 16384 // 10_000,
@@ -629,7 +631,9 @@ def _transactions_sqlite(layout: Layout, per_customer: int, progress: Progress) 
     with django_transaction.atomic():
         for customer_id, owned in by_customer.items():
             for rank, (pk, kind, currency) in enumerate(owned):
-                account = TransactionAccount(pk, customer_id, kind, currency, rank, len(owned))
+                account = TransactionAccount(
+                    pk, customer_id, kind, currency, rank, len(owned), customer_id - layout.base_id
+                )
                 for values in synth_rows.transaction_rows(
                     account, per_customer, layout.seed, midnight, days, hours
                 ):
@@ -777,13 +781,17 @@ def synth_load(
     today: date | None = None,
     progress: Progress = lambda _line: None,
 ) -> SynthResult:
-    """Build the synthetic bank; PostgreSQL takes the COPY and set-based path, SQLite bulk_create."""
+    """Build the synthetic bank; PostgreSQL takes the COPY and set-based path, SQLite bulk_create.
+
+    The fast path commits in batches from several connections (and drops indexes meanwhile), so it
+    runs only outside a transaction; inside one (a caller's atomic block, a test) the portable path
+    runs on PostgreSQL too."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
     if synth_loaded():
         raise ValueError("this database already holds a synthetic bank (customer SY0000000001)")
     result = SynthResult(customers=customers)
-    postgresql = connection.vendor == "postgresql"
+    postgresql = connection.vendor == "postgresql" and not connection.in_atomic_block
     day = today or timezone.localdate()
     clock = time.perf_counter()
 

@@ -606,6 +606,7 @@ class TransactionAccount:
     currency: str
     rank: int  # the account's position among the customer's transacting accounts
     count: int  # how many transacting accounts the customer has
+    ordinal: int  # the customer's position in the synthetic book: hashes use it, never database ids
 
 
 def _lognormal(bits: int, mu: float, sigma: float, cap: float) -> Decimal:
@@ -626,11 +627,11 @@ def transaction_rows(
     """The transactions of one account (SQLite path; the PostgreSQL statement in synth.py makes
     the same decisions from hashtextextended)."""
     count = per_customer // account.count + (1 if account.rank < per_customer % account.count else 0)
-    structuring = _hash64(seed + 2, str(account.customer_id)) & 1023 < STRUCTURING_PER_MILLE * 1024 // 1000
-    structuring_day = (_hash64(seed + 3, str(account.customer_id)) & 0x7FFFFFFF) % 365
+    structuring = _hash64(seed + 2, str(account.ordinal)) & 1023 < STRUCTURING_PER_MILLE * 1024 // 1000
+    structuring_day = (_hash64(seed + 3, str(account.ordinal)) & 0x7FFFFFFF) % 365
     for i in range(1, count + 1):
-        h1 = _hash64(seed, f"{account.account_id}:{i}")
-        h2 = _hash64(seed + 1, f"{account.account_id}:{i}")
+        h1 = _hash64(seed, f"{account.ordinal}:{account.rank}:{i}")
+        h2 = _hash64(seed + 1, f"{account.ordinal}:{account.rank}:{i}")
         day = days[h1 & (DAY_SLOTS - 1)]
         seconds = hours[(h1 >> 12) & (HOUR_SLOTS - 1)] * 3600 + ((h1 >> 22) & 4095) % 3600
         pick = (h1 >> 34) & 1023

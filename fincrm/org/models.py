@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fincrm.platform.actor import Actor, Scope
 from fincrm.platform.models import TimestampedModel
-from fincrm.platform.scoping import ScopedManager
+from fincrm.platform.scoping import EVERYTHING, ScopedManager
 
 PATH_SEPARATOR = "/"
 
@@ -63,10 +63,18 @@ class OrgUnit(TimestampedModel):
         return self.path.startswith(other.path)
 
 
+def is_root_path(path: str) -> bool:
+    """The institution's own path ("/1/"): a subtree there is the whole institution."""
+    return path.count(PATH_SEPARATOR) == 2
+
+
 def subtree_condition(org_unit_field: str, actor: Actor) -> Q:
-    """Rows whose ``org_unit_field`` lies in the actor's subtree, as an EXISTS subquery."""
+    """Rows whose ``org_unit_field`` lies in the actor's subtree, as an EXISTS subquery
+    (``EVERYTHING`` when the actor sits at the institution's root)."""
     if not actor.org_unit_path:
         return Q(pk__in=[])
+    if is_root_path(actor.org_unit_path):
+        return EVERYTHING
     units = OrgUnit.objects.filter(pk=OuterRef(org_unit_field), path__startswith=actor.org_unit_path)
     return Q(Exists(units))
 

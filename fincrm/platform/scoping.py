@@ -18,6 +18,11 @@ from django.db.models import Q
 from fincrm.platform.actor import Actor, Scope
 
 
+# Returned by a scope_condition that reaches every row (a subtree rooted at the institution):
+# visible_to() then adds no predicate at all, rather than an OR the planner cannot see through.
+EVERYTHING = Q(pk__isnull=False)
+
+
 class ScopedModel(Protocol):
     @classmethod
     def scope_condition(cls, scope: Scope, actor: Actor) -> Q: ...
@@ -32,6 +37,8 @@ class ScopedQuerySet(models.QuerySet[Any]):
             return self.all()
         model: Any = self.model
         conditions = [model.scope_condition(scope, actor) for scope in sorted(scopes)]
+        if any(condition is EVERYTHING for condition in conditions):
+            return self.all()
         return self.filter(reduce(operator.or_, conditions))
 
 

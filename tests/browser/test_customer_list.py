@@ -64,7 +64,7 @@ def test_filter_save_view_reload_and_export(live_world: World, page: Any, tmp_pa
     # Save the view, go elsewhere, reload it from the saved-views menu.
     page.get_by_test_id("saved-views-toggle").click()
     page.locator("#id_view_label").fill("Dormant VIP")
-    page.get_by_role("button", name=label("Save view")).click()
+    page.get_by_role("button", name=label("Save view"), exact=True).click()
     expect(page).to_have_url(url(page, f"/customers/?view={SavedView.objects.get(label='Dormant VIP').pk}"))
     page.goto(url(page, "/customers/?sort=number"))
     expect(page.locator('[data-testid="customer-table"] tbody tr[data-customer]')).to_have_count(4)

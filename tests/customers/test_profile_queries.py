@@ -34,9 +34,9 @@ from tests.support.world import World
 
 pytestmark = pytest.mark.django_db
 
-PAGE_QUERIES = 43
-API_QUERIES = 39  # the selector with its consents rows (3); no consent, custom-fields or unmask panels
-SELECTOR_QUERIES = 29
+PAGE_QUERIES = 36
+API_QUERIES = 31  # the selector with its consents rows (3); no consent, custom-fields or unmask panels
+SELECTOR_QUERIES = 21
 
 
 def _count(action: Callable[[], Any]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from fincrm.customers.models import SecondaryManager
-from fincrm.customers.selectors import access_customer, customer_queryset
+from fincrm.customers.selectors import access_customer, customer_queryset, one_read
 from fincrm.platform.errors import NotFound
 from fincrm.users.actors import actor_for_user
 from tests.customers.factories import CustomerFactory
@@ -56,3 +58,30 @@ def test_out_of_scope_and_missing_are_the_same_answer(world: World) -> None:
         access_customer(actor("account_manager_a"), world.customer_b)
     with pytest.raises(NotFound):
         access_customer(actor("account_manager_a"), 10**9)
+
+
+def test_a_subtree_at_the_institution_root_adds_no_predicate(world: World) -> None:
+    """Operations at head office (subtree scope at the root) reaches every customer without the
+    OR of EXISTS subqueries the planner cannot see through on a million rows."""
+    user = World.user("operations_a")
+    user.org_unit_id = world.hq
+    user.save(update_fields=["org_unit"])
+    queryset = customer_queryset(actor("operations_a"))
+    assert {world.customer_a, world.customer_b} <= set(queryset.values_list("pk", flat=True))
+    assert "EXISTS" not in str(queryset.query)
+
+
+def test_one_read_reuses_a_granted_access_but_never_for_writes(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    reader = actor("account_manager_a")
+    with one_read():
+        access_customer(reader, world.customer_a)
+        with django_assert_num_queries(0):
+            access_customer(reader, world.customer_a)
+        with django_assert_num_queries(1):
+            access_customer(reader, world.customer_a, for_update=True)
+        with pytest.raises(NotFound):  # a refusal is never remembered as a grant
+            access_customer(actor("account_manager_b"), world.customer_a)
+    with django_assert_num_queries(1):  # outside the block every access is checked again
+        access_customer(reader, world.customer_a)

@@ -213,7 +213,7 @@ def test_transactions_have_seasonality_and_aml_patterns() -> None:
         row
         for account_id in range(4000)
         for row in synth_rows.transaction_rows(
-            synth_rows.TransactionAccount(account_id, account_id, "deposit", "CNY", 0, 1),
+            synth_rows.TransactionAccount(account_id, account_id, "deposit", "CNY", 0, 1, account_id),
             20,
             9,
             midnight,

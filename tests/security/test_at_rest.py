@@ -31,6 +31,7 @@ from fincrm.platform.models import OutboxEvent
 from fincrm.portfolio.models import Account
 from fincrm.portfolio.services import account_build
 from tests.security.models import Secretive
+from tests.support.world import build_world
 
 ID_NUMBER = "11010519491231002X"
 MOBILE = "+8613812345678"
@@ -107,6 +108,8 @@ def _database_dump() -> str:
 
 @pytest.fixture
 def committed(secretive_table: None, transactional_db: None) -> Iterator[None]:
+    if not Customer.objects.filter(customer_number="W-A").exists():
+        build_world()  # an earlier transactional test flushed the database
     yield
     Secretive.objects.all().delete()
     Account.objects.filter(card_first6="622202").delete()

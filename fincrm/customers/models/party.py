@@ -15,7 +15,7 @@ from fincrm.customers.models.coverage import SecondaryManager
 from fincrm.org.models import Team, subtree_condition
 from fincrm.platform.actor import Actor, Scope
 from fincrm.platform.models import TimestampedModel
-from fincrm.platform.scoping import ScopedManager
+from fincrm.platform.scoping import EVERYTHING, ScopedManager
 from fincrm.security.fields import BlindIndexField, EncryptedTextField, RowUidMixin
 
 
@@ -220,7 +220,8 @@ class Customer(RowUidMixin, TimestampedModel):
             return team
         if scope == Scope.BRANCH:
             return team | Q(org_unit_id=actor.org_unit_id)
-        return team | subtree_condition("org_unit_id", actor)
+        subtree = subtree_condition("org_unit_id", actor)
+        return subtree if subtree is EVERYTHING else team | subtree
 
     @property
     def is_individual(self) -> bool:

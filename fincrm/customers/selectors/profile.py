@@ -43,7 +43,7 @@ from fincrm.customers.models import (
     LifecycleStage,
     SecondaryManager,
 )
-from fincrm.customers.selectors import VIEW, customer_queryset
+from fincrm.customers.selectors import VIEW, customer_queryset, one_read, remember_access
 from fincrm.customers.selectors.tags import badge_class as tag_badge_class
 from fincrm.customers.selectors.tags import tags_for
 from fincrm.platform import context
@@ -422,7 +422,13 @@ def customer_360(actor: Actor, customer_id: object, *, consents: bool = True) ->
 
     ``consents=False`` leaves the consents section out, for a page that shows the privacy app's
     own consent panel instead."""
-    customer = access_customer_for_360(actor, customer_id)
+    with one_read():
+        customer = access_customer_for_360(actor, customer_id)
+        remember_access(actor, customer)
+        return _assemble(actor, customer, consents=consents)
+
+
+def _assemble(actor: Actor, customer: Customer, *, consents: bool) -> Customer360:
     as_of = today()
     return Customer360(
         identity=_identity(customer),
