@@ -17,7 +17,6 @@ from django.db.models import Q
 
 from fincrm.platform.actor import Actor, Scope
 
-
 # Returned by a scope_condition that reaches every row (a subtree rooted at the institution):
 # visible_to() then adds no predicate at all, rather than an OR the planner cannot see through.
 EVERYTHING = Q(pk__isnull=False)

@@ -11,8 +11,8 @@ from django.core.cache import cache
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import CustomerSearchTerm, IdentityDocument
 from fincrm.customers.search_terms import name_pinyin, refresh_search_terms, terms_for_name
-from fincrm.customers.selectors import customer_queryset
-from fincrm.customers.selectors.search import QueryKind, classify_query, customer_search, scope_candidates
+from fincrm.customers.selectors import customer_queryset, scope_candidates
+from fincrm.customers.selectors.search import QueryKind, classify_query, customer_search
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
 from fincrm.users.actors import actor_for_user

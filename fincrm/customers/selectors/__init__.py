@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.db.models import QuerySet
 
-from fincrm.customers.models import Customer, CustomerStatus
+from fincrm.customers.models import Customer, CustomerStatus, SecondaryManager
+from fincrm.org.models import OrgUnit, is_root_path
 from fincrm.platform.access import access_object
-from fincrm.platform.actor import Actor
+from fincrm.platform.actor import Actor, Scope
 
 VIEW = "customer.view"
 
@@ -63,3 +65,28 @@ def access_customer(
     if not for_update:
         remember_access(actor, customer, action)
     return customer
+
+
+def scope_candidates(actor: Actor, action: str = VIEW) -> QuerySet[Any] | None:
+    """For actors without the institution scope: the ids their scopes can reach, as a UNION of
+    indexed lookups the database can start from. The OR that ``visible_to`` builds hides the
+    scope's size from the planner (it guessed 75 % for a sub-branch's 1 %, and walked 26,000
+    customers by AUM to find 20). None for the institution scope: nothing to narrow."""
+    scopes = actor.scopes_for(action)
+    if not scopes or Scope.INSTITUTION in scopes or actor.user_id is None:
+        return None
+    if Scope.SUBTREE in scopes and is_root_path(actor.org_unit_path):
+        return None  # a subtree at the institution's root reaches everyone
+    parts: list[QuerySet[Any]] = [
+        Customer.objects.filter(primary_manager_id=actor.user_id).values("pk"),
+        SecondaryManager.objects.filter(user_id=actor.user_id).values("customer_id"),
+    ]
+    if scopes - {Scope.OWN} and actor.team_ids:
+        parts.append(Customer.objects.filter(covering_team_id__in=sorted(actor.team_ids)).values("pk"))
+    if Scope.BRANCH in scopes and actor.org_unit_id is not None:
+        parts.append(Customer.objects.filter(org_unit_id=actor.org_unit_id).values("pk"))
+    if Scope.SUBTREE in scopes and actor.org_unit_path:
+        units = OrgUnit.objects.filter(path__startswith=actor.org_unit_path).values("pk")
+        parts.append(Customer.objects.filter(org_unit_id__in=units).values("pk"))
+    first, *rest = parts
+    return first.union(*rest)

@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 
 from fincrm.customers.filtersets import COLUMNS, CustomerFilterSet
 from fincrm.customers.models import Customer, CustomerTag, SavedView, Tag
-from fincrm.customers.selectors import customer_queryset
+from fincrm.customers.selectors import customer_queryset, scope_candidates
 from fincrm.integration.models import ExportRequest
 from fincrm.platform.actor import Actor
 from fincrm.platform.pagination import Page, keyset_page
@@ -63,7 +63,14 @@ def customer_list(
     *, actor: Actor, filterset: CustomerFilterSet, action: str = "customer.view"
 ) -> QuerySet[Customer]:
     """The customers the actor may see (for ``action``), narrowed by a valid filterset."""
-    return filterset.apply(customer_queryset(actor, action))
+    queryset = customer_queryset(actor, action)
+    # Start from the ids the actor's scopes reach (a UNION of indexed lookups): the OR that
+    # visible_to() builds hides an account manager's few hundred customers from the planner,
+    # which then walks a million rows in AUM order (1.7 s measured at 1M customers).
+    candidates = scope_candidates(actor, action)
+    if candidates is not None:
+        queryset = queryset.filter(pk__in=candidates)
+    return filterset.apply(queryset)
 
 
 def with_columns(queryset: QuerySet[Customer], columns: Iterable[str]) -> QuerySet[Customer]:

@@ -37,11 +37,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record
-from fincrm.customers.models import Customer, CustomerSearchTerm, IdentityDocument, SecondaryManager
+from fincrm.customers.models import Customer, CustomerSearchTerm, IdentityDocument
 from fincrm.customers.search_terms import is_han, normalize_name
-from fincrm.customers.selectors import VIEW, customer_queryset
-from fincrm.org.models import OrgUnit
-from fincrm.platform.actor import Actor, Scope
+from fincrm.customers.selectors import VIEW, customer_queryset, scope_candidates
+from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.ratelimit import hit
 from fincrm.security.fields import blind_index, blind_indexes
@@ -167,29 +166,6 @@ def account_model() -> Any | None:
 
 
 # ---------------------------------------------------------------- scope narrowing
-
-
-def scope_candidates(actor: Actor) -> QuerySet[Any] | None:
-    """For actors without the institution scope: the ids their scopes can reach, as a UNION of
-    indexed lookups the database can start from. The OR that ``visible_to`` builds hides the
-    scope's size from the planner (it guessed 75 % for a sub-branch's 1 %, and walked 26,000
-    customers by AUM to find 20). None for the institution scope: nothing to narrow."""
-    scopes = actor.scopes_for(VIEW)
-    if not scopes or Scope.INSTITUTION in scopes or actor.user_id is None:
-        return None
-    parts: list[QuerySet[Any]] = [
-        Customer.objects.filter(primary_manager_id=actor.user_id).values("pk"),
-        SecondaryManager.objects.filter(user_id=actor.user_id).values("customer_id"),
-    ]
-    if scopes - {Scope.OWN} and actor.team_ids:
-        parts.append(Customer.objects.filter(covering_team_id__in=sorted(actor.team_ids)).values("pk"))
-    if Scope.BRANCH in scopes and actor.org_unit_id is not None:
-        parts.append(Customer.objects.filter(org_unit_id=actor.org_unit_id).values("pk"))
-    if Scope.SUBTREE in scopes and actor.org_unit_path:
-        units = OrgUnit.objects.filter(path__startswith=actor.org_unit_path).values("pk")
-        parts.append(Customer.objects.filter(org_unit_id__in=units).values("pk"))
-    first, *rest = parts
-    return first.union(*rest)
 
 
 # ---------------------------------------------------------------- tiers
@@ -330,7 +306,7 @@ def _limit_identifier_searches(actor: Actor) -> None:
 def search_queryset(actor: Actor) -> QuerySet[Customer]:
     """What a search may return, with what the results list shows."""
     queryset = customer_queryset(actor, VIEW)
-    candidates = scope_candidates(actor)
+    candidates = scope_candidates(actor, VIEW)
     if candidates is not None:
         queryset = queryset.filter(pk__in=candidates)
     return queryset.select_related("org_unit", "primary_manager").only(
