@@ -22,13 +22,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q
 from django.http import HttpResponseBase
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fincrm.audit import registry as audit_registry
@@ -356,19 +358,32 @@ class Customer360:
 # ---------------------------------------------------------------- helpers
 
 
+@lru_cache(maxsize=512)
+def _choice_labels(model_label: str, field_name: str, language: str | None) -> dict[str, str]:
+    """value -> label of a choice field in one language (get_FOO_display rebuilds this per call;
+    the 360 shows some sixty coded values)."""
+    field = apps.get_model(model_label)._meta.get_field(field_name)
+    return {str(value): str(label) for value, label in field.flatchoices}
+
+
 def _choice(field_name: str, value: str) -> Choice:
     """The label of a Customer choice field's value (``""`` stays blank)."""
     if not value:
         return Choice("", "")
-    choices = dict(Customer._meta.get_field(field_name).flatchoices)  # type: ignore[union-attr]
-    return Choice(value, str(choices.get(value, value)))
+    labels = _choice_labels(Customer._meta.label, field_name, translation.get_language())
+    return Choice(value, labels.get(value, value))
 
 
 def _model_choice(instance: Any, field_name: str) -> Choice:
     """The coded value of ``instance.field_name`` with its display label."""
-    value = getattr(instance, field_name, "") or ""
-    display = getattr(instance, f"get_{field_name}_display", None)
-    return Choice(str(value), str(display()) if callable(display) and value else str(value))
+    value = str(getattr(instance, field_name, "") or "")
+    if not value:
+        return Choice("", "")
+    field = instance._meta.get_field(field_name)
+    if not field.choices:
+        return Choice(value, value)
+    labels = _choice_labels(instance._meta.label, field_name, translation.get_language())
+    return Choice(value, labels.get(value, value))
 
 
 def _decimal(value: Any) -> Decimal:
