@@ -43,6 +43,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from fincrm.customers.identity import resident_id_check_character  # noqa: E402
 from fincrm.customers.models import Customer  # noqa: E402
 from fincrm.customers.search_terms import name_pinyin, name_syllables, terms_for_name  # noqa: E402
 from fincrm.customers.selectors.search import customer_search  # noqa: E402
@@ -106,10 +107,9 @@ def _random_name(rng: random.Random, surnames: list[str], cumulative: list[float
 
 
 def _resident_id(n: int) -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     born = date(1940, 1, 1) + timedelta(days=n % 25000)
     body = f"110105{born:%Y%m%d}{n // 25000 % 1000:03d}"
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + resident_id_check_character(body)
 
 
 def _org(branches: int, subs: int, managers: int) -> dict[str, object]:

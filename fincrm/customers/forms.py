@@ -28,18 +28,19 @@ from fincrm.customers.models import (
     RiskTolerance,
     SourceChannel,
 )
-from fincrm.security.masking import mask
+from fincrm.customers.personal_data import masked_field
 
 Choices = Sequence[tuple[Any, Any]]
 Label = Any  # a lazy translation (django-stubs types it privately)
 
 # Identifiers (and the birth date they contain) are write-only on the edit form.
-WRITE_ONLY_FIELDS = {"id_number": "id_number", "mobile": "mobile", "email": "email", "address": "address"}
-WRITE_ONLY_MASKED = {"birth_date": "full"}
+WRITE_ONLY_FIELDS = ("id_number", "mobile", "email", "address", "birth_date")
 BLANK = ("", "---------")
 
 
-def _text(label: Label, max_length: int, *, required: bool = False, help_text: Label = "") -> forms.CharField:
+def text_field(
+    label: Label, max_length: int, *, required: bool = False, help_text: Label = ""
+) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=max_length,
@@ -166,27 +167,29 @@ class CustomerForm(forms.Form):
         individual = kind != CustomerKind.CORPORATE
         sections = INDIVIDUAL_SECTIONS if individual else CORPORATE_SECTIONS
         f = self.fields
-        f["name"] = _text(_("Name") if individual else _("Company name"), 200, required=True)
+        f["name"] = text_field(_("Name") if individual else _("Company name"), 200, required=True)
         f["id_type"] = _choice(_("ID type"), _id_type_choices(kind))
-        f["id_number"] = _text(_("ID number"), 64)
+        f["id_number"] = text_field(_("ID number"), 64)
         f["id_expires_on"] = _date(_("ID expiry date"))
         if individual:
             f["birth_date"] = _date(
                 _("Date of birth"), help_text=_("Taken from a resident ID number when left empty.")
             )
             f["gender"] = _choice(_("Gender"), Gender.choices)
-            f["nationality"] = _text(_("Nationality"), 3, help_text=_("Three-letter country code, e.g. CHN."))
-            f["occupation"] = _text(_("Occupation"), 100)
-            f["employer"] = _text(_("Employer"), 200)
+            f["nationality"] = text_field(
+                _("Nationality"), 3, help_text=_("Three-letter country code, e.g. CHN.")
+            )
+            f["occupation"] = text_field(_("Occupation"), 100)
+            f["employer"] = text_field(_("Employer"), 200)
             f["income_band"] = _choice(_("Income band"), IncomeBand.choices)
         else:
-            f["industry"] = _text(_("Industry"), 100)
-        f["mobile"] = _text(
+            f["industry"] = text_field(_("Industry"), 100)
+        f["mobile"] = text_field(
             _("Mobile number"), 32, help_text=_("Mainland: 11 digits. Other countries: start with +.")
         )
-        f["email"] = _text(_("E-mail"), 254)
+        f["email"] = text_field(_("E-mail"), 254)
         f["address"] = _area(_("Address"), 500)
-        f["source_of_funds"] = _text(_("Source of funds"), 200)
+        f["source_of_funds"] = text_field(_("Source of funds"), 200)
         f["aml_risk_rating"] = _choice(_("AML risk rating"), AmlRiskRating.choices, required=True)
         f["risk_tolerance"] = _choice(_("Risk tolerance"), RiskTolerance.choices)
         f["risk_assessed_on"] = _date(_("Risk assessment date"))
@@ -201,7 +204,7 @@ class CustomerForm(forms.Form):
             )
             f["org_unit_id"] = _id_choice(_("Home branch"), unit_choices, required=True)
             f["covering_team_id"] = _id_choice(_("Covering team"), team_choices, required=False)
-        f["identity_override_reason"] = _text(
+        f["identity_override_reason"] = text_field(
             _("Reason to keep an ID number that fails its check"),
             500,
             help_text=_("Only when the number is shown as failing its check and you have verified it."),
@@ -215,19 +218,15 @@ class CustomerForm(forms.Form):
         else:
             assert customer is not None
             for name in f:
-                if (
-                    name in WRITE_ONLY_FIELDS
-                    or name in WRITE_ONLY_MASKED
-                    or name == "identity_override_reason"
-                ):
+                if name in WRITE_ONLY_FIELDS or name == "identity_override_reason":
                     continue
                 self.initial.setdefault(name, getattr(customer, name, ""))
-            for name, kind_of_mask in {**WRITE_ONLY_FIELDS, **WRITE_ONLY_MASKED}.items():
+            for name in WRITE_ONLY_FIELDS:
                 if name not in f:
                     continue
                 stored = getattr(customer, name)
                 if stored:
-                    f[name].widget.attrs["placeholder"] = mask(kind_of_mask, stored)
+                    f[name].widget.attrs["placeholder"] = masked_field(name, stored)
                     f[name].help_text = _(
                         "Shown masked. Leave empty to keep it; type a new value to replace it."
                     )
@@ -245,7 +244,7 @@ class CustomerForm(forms.Form):
         if self.customer is None:
             data["kind"] = self.kind
             return data
-        for name in (*WRITE_ONLY_FIELDS, *WRITE_ONLY_MASKED):
+        for name in WRITE_ONLY_FIELDS:
             if name in data and data[name] in (None, ""):
                 del data[name]
         if "id_number" not in data and not data.get("id_type"):

@@ -22,6 +22,7 @@ from stdnum import luhn
 from stdnum.cn import uscc
 
 from fincrm.audit.services import audit_record, audit_record_many
+from fincrm.customers.identity import resident_id_check_character
 from fincrm.customers.models import (
     AmlRiskRating,
     Customer,
@@ -310,15 +311,7 @@ FX = {
     "EUR": (Decimal("7.7500"), Decimal("0.0300")),
 }
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def resident_id_check(body: str) -> str:
-    """GB 11643 check character (ISO 7064 MOD 11-2) of the first 17 characters."""
-    return "10X98765432"[
-        sum(int(digit) * weight for digit, weight in zip(body, _ID_WEIGHTS, strict=True)) % 11
-    ]
 
 
 def organization_code_check(body: str) -> str:
@@ -388,7 +381,7 @@ def _customers(book: _Book) -> list[Customer]:
                     name=name,
                     name_pinyin=name_pinyin(name),
                     id_type=IdType.RESIDENT_ID,
-                    id_number=body + resident_id_check(body),
+                    id_number=body + resident_id_check_character(body),
                     birth_date=born,
                     gender=Gender.MALE if sequence % 2 else Gender.FEMALE,
                     mobile=mobile,

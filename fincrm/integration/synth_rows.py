@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from fincrm.customers.identity import resident_id_check_character
 from fincrm.customers.search_terms import (
     MAX_TERM_LENGTH,
     SURNAME_READINGS,
@@ -37,7 +38,6 @@ from fincrm.integration.demo import (
     COMPANY_WORDS,
     INDUSTRIES,
     card_number,
-    resident_id_check,
     uscc_for,
 )
 from fincrm.security.keyring import NONCE_BYTES, TOKEN_VERSION
@@ -184,7 +184,7 @@ def resident_id(n: int, region: str) -> str:
     born = ID_EPOCH + timedelta(days=(n * 7919) % ID_DAYS)
     sequence = n // ID_DAYS % 1000
     body = f"{region}{born:%Y%m%d}{sequence:03d}"
-    return body + resident_id_check(body)
+    return body + resident_id_check_character(body)
 
 
 def mobile_number(n: int, seed: int) -> str:

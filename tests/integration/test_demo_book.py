@@ -9,6 +9,7 @@ from django.utils import timezone
 from stdnum.cn import ric, uscc
 
 from fincrm.audit.models import AuditEvent
+from fincrm.customers.identity import resident_id_check_character
 from fincrm.customers.models import Customer, CustomerSearchTerm, HouseholdMember
 from fincrm.integration import demo
 from fincrm.org.models import OrgUnit, Team
@@ -83,7 +84,7 @@ def test_demo_writes_are_audited(small_book: int) -> None:
 
 
 def test_check_characters() -> None:
-    assert demo.resident_id_check("11010519491231002") == "X"
+    assert resident_id_check_character("11010519491231002") == "X"
     assert demo.uscc_for("350100", 12345678)[-1] == uscc.calc_check_digit(
         demo.uscc_for("350100", 12345678)[:-1]
     )

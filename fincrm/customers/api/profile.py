@@ -16,6 +16,7 @@ from django.utils.cache import patch_cache_control
 from ninja import Router, Schema
 from ninja.errors import AuthenticationError
 
+from fincrm.customers.api import relationships
 from fincrm.customers.selectors.profile import Customer360, customer_360, record_opened_after
 from fincrm.platform.actor import Actor
 
@@ -187,26 +188,12 @@ class PendingSectionOut(Schema):
     rows: list[dict[str, Any]]
 
 
-class PartyOut(Schema):
-    """A related customer: named when in the caller's scope, else a masked name without an id."""
-
-    customer_id: int | None
-    name: str
-    customer_number: str
-    kind: str
-    visible: bool
+class PartyOut(relationships.PartyOut):
+    kind: str  # the 360 shows individuals and companies apart
 
 
-class RelationshipOut(Schema):
-    id: int
-    kind: str
-    role: str
+class RelationshipOut(relationships.RelationshipOut):
     other: PartyOut
-    starts_on: date | None
-    ends_on: date | None
-    note: str
-    active: bool
-    outgoing: bool
 
 
 class HouseholdMemberOut(Schema):

@@ -31,6 +31,8 @@ router = Router(tags=["customer relationships"])
 
 
 class PartyOut(Schema):
+    """A related customer: named when in the caller's scope, else a masked name without an id."""
+
     customer_id: int | None
     name: str
     customer_number: str

@@ -17,10 +17,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.customers.models import Customer, CustomerStatus, DuplicateCandidate, MergeRecord
+from fincrm.customers.personal_data import FIELD_MASKS, masked_field
 from fincrm.customers.selectors import VIEW, customer_queryset
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
-from fincrm.security.masking import mask
 
 MERGE = "customer.merge"
 
@@ -65,17 +65,6 @@ MERGE_FIELDS: dict[str, MergeField] = {
 # How identifiers appear on the compare page and in audit events (DOMAIN.md masks).
 def has_value(customer: Customer, key: str) -> bool:
     return getattr(customer, MERGE_FIELDS[key].fields[0]) not in (None, "")
-
-
-MASKED_FIELDS = {
-    "name": "name",
-    "id_number": "id_number",
-    "mobile": "mobile",
-    "email": "email",
-    "address": "address",
-    "birth_date": "full",
-    "professional_evidence": "full",
-}
 
 
 def duplicate_queryset(
@@ -131,8 +120,8 @@ def _display(customer: Customer, key: str) -> str:
         value: Any = getattr(customer, name)
         if value in (None, ""):
             continue
-        if name in MASKED_FIELDS:
-            value = mask(MASKED_FIELDS[name], value)
+        if name in FIELD_MASKS:
+            value = masked_field(name, value)
         elif name == "is_professional_investor":
             value = _("Yes") if value else ""
         else:

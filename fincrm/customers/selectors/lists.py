@@ -17,14 +17,13 @@ from django.db.models import QuerySet
 
 from fincrm.customers.filtersets import COLUMNS, CustomerFilterSet
 from fincrm.customers.models import Customer, CustomerTag, SavedView, Tag
+from fincrm.customers.personal_data import FIELD_MASKS, masked_field
 from fincrm.customers.selectors import customer_queryset, scope_candidates
 from fincrm.integration.models import ExportRequest
 from fincrm.platform.actor import Actor
 from fincrm.platform.pagination import Page, keyset_page
-from fincrm.security.masking import mask
 
-# Columns read straight from the customer row, and the masks of the personal ones.
-_MASKED = {"name": "name", "id_number": "id_number", "mobile": "mobile"}
+# Columns read straight from the customer row.
 _CHOICE_COLUMNS = ("kind", "lifecycle_stage", "value_tier", "aml_risk_rating", "risk_tolerance")
 # The only columns a list query loads (encrypted identifiers only when their column is shown).
 _BASE_FIELDS = (
@@ -123,8 +122,8 @@ def tag_badge_class(colour: str) -> str:
 
 
 def _cell(customer: Customer, column: str, tags: list[Tag]) -> Any:
-    if column in _MASKED:
-        return mask(_MASKED[column], getattr(customer, column))
+    if column in FIELD_MASKS:
+        return masked_field(column, getattr(customer, column))
     if column in _CHOICE_COLUMNS:
         return getattr(customer, f"get_{column}_display")()
     if column == "org_unit":

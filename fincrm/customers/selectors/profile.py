@@ -45,6 +45,7 @@ from fincrm.customers.models import (
     LifecycleStage,
     SecondaryManager,
 )
+from fincrm.customers.personal_data import FIELD_MASKS
 from fincrm.customers.selectors import VIEW, customer_queryset, one_read, remember_access
 from fincrm.customers.selectors.tags import badge_class as tag_badge_class
 from fincrm.customers.selectors.tags import tags_for
@@ -77,15 +78,7 @@ READ_ACTIONS = frozenset({"customer.viewed", "customer.searched"})
 
 # Identifier keys a change event may carry, masked again before display (masks are idempotent, so
 # a value the writer masked already is shown unchanged; one it forgot to mask is caught here).
-IDENTIFIER_MASKS = {
-    "id_number": "id_number",
-    "mobile": "mobile",
-    "email": "email",
-    "address": "address",
-    "name": "name",
-    "account_number": "account",
-    "counterparty_account": "account",
-}
+IDENTIFIER_MASKS = {**FIELD_MASKS, "account_number": "account", "counterparty_account": "account"}
 
 
 # ---------------------------------------------------------------- the shape of a 360

@@ -47,6 +47,7 @@ from fincrm.customers.models import (
     SecondaryManager,
 )
 from fincrm.customers.models.search import CustomerSearchTerm
+from fincrm.customers.personal_data import FIELD_MASKS, masked_field
 from fincrm.customers.search_terms import (
     is_han,
     name_pinyin,
@@ -56,7 +57,6 @@ from fincrm.customers.search_terms import (
 )
 from fincrm.customers.selectors import access_customer
 from fincrm.customers.selectors.duplicates import (
-    MASKED_FIELDS,
     MERGE,
     MERGE_FIELDS,
     access_duplicate,
@@ -66,7 +66,6 @@ from fincrm.platform import outbox, transaction
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
-from fincrm.security.masking import mask
 
 SURVIVOR = "survivor"
 ABSORBED = "absorbed"
@@ -285,8 +284,8 @@ def merge_snapshot(customer: Customer) -> dict[str, Any]:
     snapshot: dict[str, Any] = {"id": customer.pk}
     for name in SNAPSHOT_FIELDS:
         value = getattr(customer, name)
-        if name in MASKED_FIELDS and value not in (None, ""):
-            value = mask(MASKED_FIELDS[name], value)
+        if name in FIELD_MASKS and value not in (None, ""):
+            value = masked_field(name, value)
         elif value is not None and not isinstance(value, bool | int | str):
             value = str(value)
         snapshot[name] = value

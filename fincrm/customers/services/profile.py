@@ -58,6 +58,7 @@ from fincrm.customers.models import (
     SecondaryManager,
     SourceChannel,
 )
+from fincrm.customers.personal_data import masked_field
 from fincrm.customers.search_terms import name_pinyin, refresh_search_terms
 from fincrm.customers.selectors import access_customer, customer_queryset
 from fincrm.org.models import OrgUnit, Team
@@ -66,7 +67,6 @@ from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
 from fincrm.security.fields import blind_index
-from fincrm.security.masking import mask
 
 CREATE = "customer.create"
 EDIT = "customer.edit"
@@ -133,16 +133,6 @@ LIFECYCLE_TRANSITIONS: dict[str, frozenset[str]] = {
     LifecycleStage.LOST: frozenset({LifecycleStage.LEAD, LifecycleStage.PROSPECT, LifecycleStage.CUSTOMER}),
 }
 
-# How each field appears in audit before/after: identifiers masked (DOMAIN.md), free text hidden.
-AUDIT_MASKS = {
-    "name": "name",
-    "id_number": "id_number",
-    "mobile": "mobile",
-    "email": "email",
-    "address": "address",
-    "birth_date": "full",
-    "professional_evidence": "full",
-}
 # Fields a profile change may recompute (and so audit) besides the ones it was given.
 DERIVED_AUDIT_FIELDS = frozenset({"aml_next_review_on", "risk_expires_on", "status"})
 SNAPSHOT_FIELDS = (
@@ -216,10 +206,7 @@ def customer_snapshot(
     """The customer's fields for an audit event, identifiers masked."""
     snapshot: dict[str, Any] = {}
     for name in fields:
-        value = getattr(customer, name)
-        if name in AUDIT_MASKS and value not in (None, ""):
-            value = mask(AUDIT_MASKS[name], value)
-        snapshot[name] = value
+        snapshot[name] = masked_field(name, getattr(customer, name))
     return snapshot
 
 

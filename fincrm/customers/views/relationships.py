@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from fincrm.customers.forms import text_field
 from fincrm.customers.models import Customer, CustomerKind, HouseholdMember, Relationship
 from fincrm.customers.selectors import VIEW, access_customer, customer_queryset
 from fincrm.customers.selectors.relationships import (
@@ -36,16 +37,6 @@ from fincrm.platform.views import page, request_actor
 EDIT = "customer.edit"
 
 
-def _text(label: Any, max_length: int, *, required: bool = True, help_text: Any = "") -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        max_length=max_length,
-        required=required,
-        help_text=help_text,
-        widget=forms.TextInput(attrs={"class": "form-control"}),
-    )
-
-
 def _date(label: Any) -> forms.DateField:
     return forms.DateField(
         label=label, required=False, widget=forms.DateInput(attrs={"class": "form-control", "type": "date"})
@@ -56,7 +47,7 @@ NUMBER_HELP = gettext_lazy("The other customer's customer number.")
 
 
 class RelationshipForm(forms.Form):
-    related_number = _text(gettext_lazy("Related customer"), 32, help_text=NUMBER_HELP)
+    related_number = text_field(gettext_lazy("Related customer"), 32, help_text=NUMBER_HELP, required=True)
     kind = forms.ChoiceField(
         label=gettext_lazy("Is this customer's"),
         choices=Relationship.Kind.choices,
@@ -64,15 +55,15 @@ class RelationshipForm(forms.Form):
     )
     starts_on = _date(gettext_lazy("Start date"))
     ends_on = _date(gettext_lazy("End date"))
-    note = _text(gettext_lazy("Note"), 200, required=False)
+    note = text_field(gettext_lazy("Note"), 200, required=False)
 
 
 class HouseholdCreateForm(forms.Form):
-    name = _text(gettext_lazy("Household name"), 200, help_text=gettext_lazy("e.g. 张家"))
+    name = text_field(gettext_lazy("Household name"), 200, help_text=gettext_lazy("e.g. 张家"), required=True)
 
 
 class HouseholdMemberForm(forms.Form):
-    member_number = _text(gettext_lazy("Customer to add"), 32, help_text=NUMBER_HELP)
+    member_number = text_field(gettext_lazy("Customer to add"), 32, help_text=NUMBER_HELP, required=True)
     role = forms.ChoiceField(
         label=gettext_lazy("Role"),
         choices=HouseholdMember.Role.choices,
@@ -82,7 +73,7 @@ class HouseholdMemberForm(forms.Form):
 
 
 class ParentCompanyForm(forms.Form):
-    parent_number = _text(
+    parent_number = text_field(
         gettext_lazy("Parent company"),
         32,
         required=False,
