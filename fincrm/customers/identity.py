@@ -137,6 +137,7 @@ def resident_id_18_to_15(number: str) -> str:
 
 
 @lru_cache(maxsize=8192)
+@lru_cache(maxsize=262_144)  # imports check millions of IDs from a few thousand regions
 def region_status(region: str, year: int) -> str:
     """``ok``, ``unknown`` (not in stdnum's table) or ``not_current`` (the code did not exist in
     the birth year: still valid, the card carries the code of the place of registration)."""

@@ -110,6 +110,8 @@ class Holding(TimestampedModel):
     cash_value = models.DecimalField(_("cash value"), max_digits=20, decimal_places=2, null=True, blank=True)
     start_date = models.DateField(_("start date"))
     maturity_date = models.DateField(_("maturity date"), null=True, blank=True)
+    # The position's key in the core system that feeds it (imports and feeds match on it).
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["maturity_date", "id"]
@@ -118,6 +120,11 @@ class Holding(TimestampedModel):
         indexes = [
             models.Index(fields=["customer", "maturity_date"], name="holding_customer_maturity"),
             models.Index(fields=["maturity_date"], name="holding_maturity"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_ref"], condition=~models.Q(source_ref=""), name="holding_source_ref_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -164,6 +171,9 @@ class Transaction(RowUidMixin, models.Model):
     counterparty_account = EncryptedTextField(_("counterparty account"), null=True, blank=True)
     counterparty_account_bidx = BlindIndexField(source="counterparty_account", purpose="account_number")
     cross_border = models.BooleanField(_("cross-border"), default=False)
+    # The core system's journal reference: imports and feeds skip a transaction already booked
+    # under the same account and reference (not unique in the database, see the class docstring).
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("transaction")
@@ -172,6 +182,11 @@ class Transaction(RowUidMixin, models.Model):
             models.Index(fields=["customer", "-booked_at", "-id"], name="transaction_customer_booked"),
             models.Index(fields=["account", "-booked_at"], name="transaction_account_booked"),
             models.Index(fields=["business_date"], name="transaction_business_date"),
+            models.Index(
+                fields=["account", "source_ref"],
+                condition=~models.Q(source_ref=""),
+                name="transaction_source_ref",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -385,7 +385,15 @@ class BlindIndexField(models.CharField):
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
         kwargs["purpose"] = self.purpose
+        kwargs["db_index"] = bool(getattr(self, "db_index", True))  # the default here is True, Django's False
         return name, path, args, kwargs
+
+    def db_type(self, connection: Any) -> str | None:
+        # Spelled out on PostgreSQL so that no second "varchar_pattern_ops" index is made for it:
+        # a blind index is compared whole, never searched with LIKE.
+        if connection.vendor == "postgresql":
+            return f"character varying({self.max_length})"
+        return super().db_type(connection)
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         source = model_instance._meta.get_field(self.source)
@@ -422,3 +430,25 @@ def blind_index_columns() -> list[tuple[type[models.Model], BlindIndexField]]:
             if isinstance(field, BlindIndexField):
                 found.append((model, field))
     return found
+
+
+def drop_pattern_indexes(tables: dict[str, list[str]]) -> Any:
+    """A migration step dropping the LIKE ("_like", varchar_pattern_ops) indexes PostgreSQL got
+    for blind-index columns before BlindIndexField stopped asking for them."""
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        with schema_editor.connection.cursor() as cursor:
+            for table, columns in tables.items():
+                cursor.execute(
+                    "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_attribute a ON a.attrelid = t.oid "
+                    "AND a.attnum = x.indkey[0] WHERE t.relname = %s AND a.attname = ANY(%s) "
+                    "AND x.indnatts = 1 AND i.relname LIKE %s",
+                    [table, columns, "%\\_like"],
+                )
+                for (index,) in cursor.fetchall():
+                    schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(index)}")
+
+    return forwards

@@ -116,6 +116,8 @@ class Customer(RowUidMixin, TimestampedModel):
     email = EncryptedTextField(_("e-mail"), blank=True, null=True)
     email_bidx = BlindIndexField(source="email", purpose="email")
     address = EncryptedTextField(_("address"), blank=True, null=True)
+    # Not searched: lets imports and feeds tell an unchanged address without decrypting it.
+    address_bidx = BlindIndexField(source="address", purpose="text", db_index=False)
 
     # KYC profile
     occupation = models.CharField(_("occupation"), max_length=100, blank=True)
@@ -148,8 +150,14 @@ class Customer(RowUidMixin, TimestampedModel):
     aum_updated_at = models.DateTimeField(_("AUM updated"), null=True, blank=True)
 
     # Coverage: these define the own and team scopes
+    # Scope and list lookups go through the (…, aum, id) indexes below, so the foreign keys
+    # need no index of their own (one less index to keep up to date on every write).
     org_unit = models.ForeignKey(
-        "org.OrgUnit", verbose_name=_("home branch"), on_delete=models.PROTECT, related_name="customers"
+        "org.OrgUnit",
+        verbose_name=_("home branch"),
+        on_delete=models.PROTECT,
+        related_name="customers",
+        db_index=False,
     )
     primary_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -158,6 +166,7 @@ class Customer(RowUidMixin, TimestampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="primary_customers",
+        db_index=False,
     )
     covering_team = models.ForeignKey(
         Team,
@@ -166,6 +175,7 @@ class Customer(RowUidMixin, TimestampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="customers",
+        db_index=False,
     )
 
     # Corporate groups (集团): a parent/subsidiary tree of corporate customers

@@ -18,7 +18,10 @@ class CustomerSearchTerm(models.Model):
         PINYIN = "p", "pinyin"
         INITIALS = "i", "initials"
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="search_terms")
+    # Indexed by the unique (customer, kind, term) constraint below.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="search_terms", db_index=False
+    )
     kind = models.CharField(max_length=1, choices=Kind.choices)
     term = models.CharField(max_length=64)
 
