@@ -1,8 +1,9 @@
 """Reads for the customer list, its API and exports: scoped, filtered, keyset-paged, counted up to a cap.
 
 Never a count(*) over every matching row: ``capped_count`` stops at ``FINCRM_LIST_COUNT_CAP + 1``
-rows, so a page says "10,000+" instead of scanning a million. Deep pages use keyset pagination
-(``fincrm.platform.pagination.keyset_page``), which costs the same on page 1,000 as on page 1.
+rows, so a page says "1,000+" (the default cap) instead of scanning a million. Deep pages use
+keyset pagination (``fincrm.platform.pagination.keyset_page``), which costs the same on page 1,000
+as on page 1.
 Identifiers and names are masked here, once, for the page, the API and the export alike.
 """
 

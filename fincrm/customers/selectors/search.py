@@ -340,7 +340,10 @@ def customer_search(*, actor: Actor, query: str, limit: int = DEFAULT_LIMIT) -> 
         queryset = _tier_queryset(base, tier)
         if found:
             queryset = queryset.exclude(pk__in=[customer.pk for customer in found])
-        found.extend(queryset.order_by("-aum", "-pk")[:wanted])
+        # The ids first (LIMIT inside), then their rows with branch and manager: joining those for
+        # every match before the sort cost 25 ms of a 115 ms search for common initials at 1M.
+        first = queryset.order_by("-aum", "-pk").values("pk")[:wanted]
+        found.extend(base.filter(pk__in=first).order_by("-aum", "-pk"))
         if len(found) > limit:
             break
     result.customers = found[:limit]

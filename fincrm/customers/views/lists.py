@@ -346,7 +346,10 @@ def customer_export(request: HttpRequest) -> HttpResponse:
                     apply_service_error(form, error)
             else:
                 return redirect("customers:export-ready", pk=export.pk)
-    count = capped_count(customer_list(actor=actor, filterset=filterset, action=EXPORT))
+    # Counted up to the export cap (not the list's): whether an approval is needed depends on it.
+    count = capped_count(
+        customer_list(actor=actor, filterset=filterset, action=EXPORT), settings.FINCRM_EXPORT_ROW_CAP
+    )
     context = {
         "form": form,
         "request_form": request_form,
