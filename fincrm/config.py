@@ -110,11 +110,15 @@ class Config:
     step_up_minutes: int = 15
     grant_hours: int = 4
     # Customer lists and exports (docs/users/customer-lists.md).
-    list_count_cap: int = 10_000
+    list_count_cap: int = 1_000
     export_row_cap: int = 10_000
     export_link_minutes: int = 15
     # PCI DSS 3.4: keep full card numbers (encrypted) only where the institution switches it on.
     store_full_card_numbers: bool = False
+    # Imports: the largest file accepted (bytes); bigger uploads are refused while they stream.
+    import_max_bytes: int = 2**30
+    # Core-system feeds: the drop folder the periodic job applies complete feeds from (empty: none).
+    feed_dir: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -188,8 +192,10 @@ def load(environ: dict[str, str] | None = None) -> Config:
         audit_head_export_path=_text(env, "FINCRM_AUDIT_HEAD_EXPORT_PATH", audit_defaults[1]),
         step_up_minutes=_int(env, "FINCRM_STEP_UP_MINUTES", 15, minimum=1),
         grant_hours=_int(env, "FINCRM_GRANT_HOURS", 4, minimum=1),
-        list_count_cap=_int(env, "FINCRM_LIST_COUNT_CAP", 10_000, minimum=100),
+        list_count_cap=_int(env, "FINCRM_LIST_COUNT_CAP", 1_000, minimum=100),
         export_row_cap=_int(env, "FINCRM_EXPORT_ROW_CAP", 10_000, minimum=1),
         export_link_minutes=_int(env, "FINCRM_EXPORT_LINK_MINUTES", 15, minimum=1),
         store_full_card_numbers=_bool(env, "FINCRM_STORE_FULL_CARD_NUMBERS", False),
+        import_max_bytes=_int(env, "FINCRM_IMPORT_MAX_BYTES", 2**30, minimum=1024),
+        feed_dir=_text(env, "FINCRM_FEED_DIR", ""),
     )

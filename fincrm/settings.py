@@ -197,6 +197,11 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONFIG.api_max_body_bytes
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# Uploads too big for memory are spooled encrypted (never in clear in a temporary file).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "fincrm.integration.forms.EncryptedSpoolUploadHandler",
+]
 
 # fincrm's own settings (see docs/operations/configuration.md).
 FINCRM_SESSION_IDLE_SECONDS = CONFIG.session_idle_minutes * 60
@@ -248,6 +253,9 @@ FINCRM_PROFILE_MATURITY_DAYS = 90
 # Value tiers by AUM in CNY (an institution's policy); below the lowest: mass.
 FINCRM_VALUE_TIER_THRESHOLDS = {"affluent": 500_000, "wealth": 6_000_000, "private": 30_000_000}
 FINCRM_STORE_FULL_CARD_NUMBERS = CONFIG.store_full_card_numbers
+# Imports: the largest uploaded file accepted, in bytes (docs/operations/configuration.md).
+FINCRM_IMPORT_MAX_BYTES = CONFIG.import_max_bytes
+FINCRM_FEED_DIR = CONFIG.feed_dir
 # PIPL: days to answer a data-subject request; AML record keeping after the relationship ends (years).
 FINCRM_PRIVACY_REQUEST_DUE_DAYS = 15
 FINCRM_AML_RETENTION_YEARS = 10

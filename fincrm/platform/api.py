@@ -115,7 +115,7 @@ class FincrmNinjaAPI(NinjaAPI):
                 return error_response(
                     api, request, 400, "bad_request", _("The Content-Length header is not valid.")
                 )
-            if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            if declared > _body_limit(request):
                 return _too_large(api, request)
             try:
                 response = view(request, *args, **kwargs)
@@ -136,14 +136,22 @@ class FincrmNinjaAPI(NinjaAPI):
         return guarded
 
 
+def _body_limit(request: HttpRequest) -> int:
+    """File uploads (multipart) stream to upload handlers, so they may be as large as an import
+    file; Django still caps their other fields at DATA_UPLOAD_MAX_MEMORY_SIZE. Other bodies are
+    read into memory: the API's own limit."""
+    if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+        return max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, int(settings.FINCRM_IMPORT_MAX_BYTES))
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 def _too_large(api: NinjaAPI, request: HttpRequest) -> HttpResponse:
     return error_response(
         api,
         request,
         413,
         "payload_too_large",
-        _("The request body is larger than %(limit)d bytes.")
-        % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        _("The request body is larger than %(limit)d bytes.") % {"limit": _body_limit(request)},
     )
 
 

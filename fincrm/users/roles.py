@@ -114,6 +114,8 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
                 "customer.create",
                 "customer.edit",
                 "customer.merge",
+                "data.import",
+                "data.feed",
                 "customer.tag.manage",
                 "privacy.consent.record",
                 "product.view",

@@ -1,0 +1,638 @@
+"""The import pipeline: read → prepare → stage → check → merge, all or nothing.
+
+``import_run`` runs one uploaded batch (from the page's job, the ``fincrm import`` command or the
+API): rows are read from the encrypted upload, prepared (validated, normalized, encrypted) in chunks
+— in worker processes on PostgreSQL — and written to a staging table with ``COPY`` outside any
+transaction, so the page can follow the progress. The checks then run set-based over the stage, and
+the merge writes every real table, the audit events and one outbox event in ONE transaction: a bad
+row, a crash or a SIGKILL leaves the database exactly as it was, and running the same file again
+changes nothing (keys are matched on customer numbers and blind indexes, never ciphertext).
+
+``load_rows`` is the same core for feeds, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fincrm.audit.services import audit_record, audit_record_many
+from fincrm.customers.models import AmlRiskRating
+from fincrm.customers.services.profile import aml_review_months
+from fincrm.integration.entities import ENTITIES
+from fincrm.integration.loading import CHECKERS, Merged
+from fincrm.integration.models import ImportBatch, ImportIssue
+from fincrm.integration.preparing import Context, Issue, Prepared, Preparer
+from fincrm.integration.staging import Stage, is_postgresql, stage_tables_drop
+from fincrm.org.models import OrgUnit, Team
+from fincrm.platform import outbox, transaction
+from fincrm.platform.access import require_permission
+from fincrm.platform.actor import Actor
+from fincrm.portfolio import services as portfolio_services
+from fincrm.products.models import Product
+
+CHUNK_ROWS = 5_000  # rows per preparation task: bounds memory, not the file size
+ISSUE_CAP = 10_000  # issues kept per batch (all are counted)
+PER_RECORD_AUDIT_LIMIT = 10_000  # above this many changed records, one audit event names 1,000 of them
+RECORDS_PER_EVENT = 1_000
+PARALLEL_FROM_ROWS = 20_000  # smaller files are prepared in-process
+
+ENTITY_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer.create", "customer.edit"),
+    "contacts": ("customer.edit",),
+    "accounts": ("customer.edit",),
+    "holdings": ("customer.edit",),
+    "transactions": ("customer.edit",),
+    "products": ("product.manage",),
+}
+
+
+class LoadRejected(Exception):
+    """Some rows are invalid: nothing was written."""
+
+    def __init__(self, issues: list[Issue], invalid: int) -> None:
+        first = "; ".join(f"row {issue[0]} {issue[1]}: {issue[3]}" for issue in issues[:5])
+        super().__init__(f"{invalid} invalid rows ({first})")
+        self.issues = issues
+        self.invalid = invalid
+
+
+@dataclass
+class LoadResult:
+    rows: int = 0
+    invalid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    customer_ids_touched: set[int] = field(default_factory=set)
+    issues: list[Issue] = field(default_factory=list)
+    issue_count: int = 0
+
+
+@dataclass
+class ImportOutcome:
+    status: str
+    rows_total: int = 0
+    rows_invalid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    issue_count: int = 0
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------- context
+
+
+def mapping_problems(entity: str, mapping: dict[str, str], header: Sequence[str]) -> list[str]:
+    """What is wrong with ``mapping`` for a file with ``header`` (localized), empty when fine."""
+    spec = ENTITIES[entity]
+    problems = []
+    known = spec.by_name
+    for name, column in mapping.items():
+        if name not in known:
+            problems.append(_("%(field)s is not a field of this data.") % {"field": name})
+        elif column not in header:
+            problems.append(
+                _("The file has no column %(column)s (mapped to %(field)s).")
+                % {"column": column, "field": name}
+            )
+    for name in spec.key:
+        if name not in mapping:
+            problems.append(_("The key field %(field)s must be mapped.") % {"field": name})
+    return problems
+
+
+def _context(actor: Actor, entity: str, mapping: dict[str, str], header: list[str], deletes: bool) -> Context:
+    from fincrm.integration.synth_rows import Keys
+    from fincrm.security.keyring import keyring
+    from fincrm.security.models import DataKey
+
+    data_key_id = keyring.active_key_id(DataKey.Kind.DATA)
+    index_key_id, index_key = keyring.index_key()
+    keys = Keys(data_key_id, keyring._load(data_key_id).material, index_key_id, index_key)
+    context = Context(
+        entity=entity,
+        mapping=mapping,
+        header=header,
+        keys=keys,
+        today=timezone.localdate(),
+        deletes=deletes,
+        store_full_card_numbers=portfolio_services.store_full_card_numbers(),
+    )
+    if entity == "customers" or (entity == "accounts" and "org_unit" in mapping):
+        context.org_units = dict(OrgUnit.objects.filter(is_active=True).values_list("code", "pk"))
+    if entity == "customers":
+        creatable = OrgUnit.objects.visible_to(actor, "customer.create").filter(is_active=True)
+        ids = set(creatable.values_list("pk", flat=True))
+        context.creatable_units = None if len(ids) == len(context.org_units) else frozenset(ids)
+        User = get_user_model()
+        context.users = dict(
+            User.objects.visible_to(actor, "customer.edit")
+            .filter(is_active=True)
+            .values_list("username", "pk")
+        )
+        context.teams = dict(
+            Team.objects.visible_to(actor, "customer.edit").filter(is_active=True).values_list("code", "pk")
+        )
+        context.aml_review_months = {rating: aml_review_months(rating) for rating in AmlRiskRating.values}
+        context.risk_validity_months = int(getattr(settings, "FINCRM_RISK_ASSESSMENT_VALID_MONTHS", 12))
+    if entity in ("accounts", "holdings"):
+        context.products = dict(Product.objects.values_list("code", "pk"))
+    return context
+
+
+# ---------------------------------------------------------------- preparation (optionally parallel)
+
+_worker_preparer: Preparer | None = None
+
+
+def _worker_init(context: Context) -> None:
+    global _worker_preparer
+    _worker_preparer = Preparer(context)
+
+
+def _worker_prepare(rows: list[tuple[int, list[object]]]) -> Prepared:
+    assert _worker_preparer is not None
+    return _worker_preparer.prepare(rows).as_copy_text()
+
+
+def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
+    chunk: list[tuple[int, list[object]]] = []
+    for row in table.rows():
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Iterator[Prepared]]:
+    """Prepared chunks in file order: from a fork pool of workers (PostgreSQL, outside a
+    transaction) or in this process."""
+    if not parallel:
+        preparer = Preparer(context)
+        yield (preparer.prepare(chunk) for chunk in _chunks(table))
+        return
+    connection.close()  # forked workers must not share this process's connection
+    workers = max(1, min(int(getattr(settings, "FINCRM_IMPORT_WORKERS", 2)), multiprocessing.cpu_count()))
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(context,))
+    try:
+        yield pool.imap(_worker_prepare, _chunks(table), chunksize=1)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# ---------------------------------------------------------------- the core
+
+
+class Load:
+    """One entity's rows through stage, checks and merge."""
+
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        entity: str,
+        mapping: dict[str, str],
+        on_match: str,
+        deletes: bool,
+        key: str | None = None,
+    ) -> None:
+        self.actor = actor
+        self.entity = entity
+        self.mapping = mapping
+        self.on_match = on_match
+        self.deletes = deletes
+        self.stage = Stage(key or uuid.uuid4().hex, entity)
+        self.issues: list[Issue] = []
+        self.issue_count = 0
+        self.rows = 0
+        self.invalid_rows: set[int] = set()
+
+    def _keep(self, issues: Sequence[Issue]) -> None:
+        self.issue_count += len(issues)
+        room = ISSUE_CAP - len(self.issues)
+        if room > 0:
+            self.issues.extend(issues[:room])
+
+    def stage_rows(
+        self,
+        table: Any,
+        *,
+        parallel: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Read, prepare and stage every row (file-level problems raise readers.FileRejected)."""
+        problems = mapping_problems(self.entity, self.mapping, table.header)
+        if problems:
+            from fincrm.integration import readers
+
+            raise readers.FileRejected("mapping", " ".join(problems))
+        context = _context(self.actor, self.entity, self.mapping, list(table.header), self.deletes)
+        self.stage.create()
+        with _prepared(context, table, parallel=parallel) as chunks:
+            for prepared in chunks:
+                if prepared.copy_rows:
+                    self.stage.copy(prepared.copy_rows)
+                    self.stage.copy(prepared.copy_terms, terms=True)
+                else:
+                    self.stage.write(prepared.rows)
+                    self.stage.write(prepared.terms, terms=True)
+                self.rows += (prepared.staged or len(prepared.rows)) + len(prepared.invalid_rows)
+                self.invalid_rows.update(prepared.invalid_rows)
+                self._keep(prepared.issues)
+                if progress is not None:
+                    progress(self.rows)
+        self.stage.index()
+
+    def check(self) -> None:
+        checker = CHECKERS[self.entity](
+            self.stage,
+            actor=self.actor,
+            mapping=self.mapping,
+            on_match=self.on_match,
+            today=timezone.localdate(),
+        )
+        checker.check()
+        self._keep(sorted(checker.issues, key=lambda issue: issue[0]))
+        self.invalid_rows.update(issue[0] for issue in checker.issues)
+        self.checker = checker
+
+    @property
+    def invalid(self) -> int:
+        return len(self.invalid_rows)
+
+    def merge(self, *, batch_label: str) -> Merged:
+        """Write the valid rows (inside the caller's transaction) with their audit events."""
+        merged = self.checker.merge()
+        _audit_records(self.actor, self.entity, merged, self.stage, batch_label)
+        return merged
+
+    def drop(self) -> None:
+        self.stage.drop()
+
+
+AUDIT_CODES = {
+    ("customer", "insert"): "customer.imported",
+    ("customer", "update"): "customer.import_updated",
+    ("relationship", "insert"): "relationship.imported",
+    ("relationship", "update"): "relationship.imported",
+    ("relationship", "delete"): "relationship.imported",
+    ("account", "insert"): "account.imported",
+    ("account", "update"): "account.imported",
+    ("account", "delete"): "account.imported",
+    ("holding", "insert"): "holding.imported",
+    ("holding", "update"): "holding.imported",
+    ("holding", "delete"): "holding.imported",
+    ("product", "insert"): "product.imported",
+    ("product", "update"): "product.imported",
+    ("product", "delete"): "product.imported",
+}
+
+
+def _audit_records(actor: Actor, entity: str, merged: Merged, stage: Stage, batch_label: str) -> None:
+    """Per-record events, written set-based with the transaction's commit. Past
+    PER_RECORD_AUDIT_LIMIT records, one event names RECORDS_PER_EVENT of them (ids and keys), so a
+    million-row import writes a thousand events and memory stays bounded."""
+    if entity == "transactions":  # booked facts from a core system: one event per batch
+        audit_record(
+            actor,
+            "transaction.imported",
+            object_type="import",
+            object_id=batch_label,
+            after={"inserted": merged.inserted, "deleted": merged.deleted, "unchanged": merged.unchanged},
+        )
+        return
+    total = merged.inserted + merged.updated + merged.deleted
+    for source in merged.sources:
+        code = AUDIT_CODES[(source.object_type, source.action)]
+        records = source.rows(stage)
+        if total <= PER_RECORD_AUDIT_LIMIT:
+            audit_record_many(
+                actor,
+                code,
+                (
+                    {
+                        "object_type": source.object_type,
+                        "object_id": object_id,
+                        "after": {
+                            "key": key,
+                            "fields": fields,
+                            "action": source.action,
+                            "source": batch_label,
+                        },
+                    }
+                    for object_id, key, fields in records
+                ),
+            )
+            continue
+        while part := list(itertools.islice(records, RECORDS_PER_EVENT)):
+            audit_record(
+                actor,
+                code,
+                object_type="import",
+                object_id=batch_label,
+                after={
+                    "action": source.action,
+                    "object_type": source.object_type,
+                    "records": [[object_id, key] for object_id, key, _fields in part],
+                },
+            )
+
+
+def load_rows(
+    *,
+    actor: Actor,
+    entity: str,
+    table: Any,
+    mapping: dict[str, str],
+    on_match: str,
+    deletes: bool = False,
+    source: str,
+) -> LoadResult:
+    """Stage, check and merge ``table`` (a fincrm.integration.readers.Table) inside the caller's
+    open transaction (feeds). Raises LoadRejected (nothing written) when a row is invalid,
+    readers.FileRejected for the file as a whole."""
+    _require(actor, entity)
+    load = Load(actor=actor, entity=entity, mapping=mapping, on_match=on_match, deletes=deletes)
+    try:
+        load.stage_rows(table)
+        with entity_turn(entity, until_commit=True):
+            load.check()
+            if load.invalid:
+                raise LoadRejected(load.issues, load.invalid)
+            merged = load.merge(batch_label=source)
+    finally:
+        load.drop()
+    return LoadResult(
+        rows=load.rows,
+        inserted=merged.inserted,
+        updated=merged.updated,
+        unchanged=merged.unchanged,
+        skipped=merged.skipped,
+        deleted=merged.deleted,
+        customer_ids_touched=merged.customer_ids,
+    )
+
+
+@contextmanager
+def entity_turn(entity: str, *, until_commit: bool = False) -> Iterator[None]:
+    """Imports and feeds of the same entity check and merge in turns (PostgreSQL: a session-level
+    advisory lock, released at the end or when the process dies), so two files creating the same
+    key cannot both pass the checks and collide half-way: the second sees the first one's rows.
+    SQLite has a single writer already."""
+    if not is_postgresql():
+        yield
+        return
+    key = f"fincrm.import.{entity}"
+    if until_commit:  # inside the caller's transaction (feeds): held until it commits or rolls back
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+def _require(actor: Actor, entity: str) -> None:
+    require_permission(actor, "data.import")
+    for permission in ENTITY_PERMISSIONS[entity]:
+        require_permission(actor, permission)
+
+
+# ---------------------------------------------------------------- a batch
+
+
+def _save(batch: ImportBatch, **fields: Any) -> None:
+    fields["heartbeat_at"] = timezone.now()
+    for name, value in fields.items():
+        setattr(batch, name, value)
+    ImportBatch.objects.filter(pk=batch.pk).update(**fields, updated_at=timezone.now())
+
+
+def _store_issues(batch: ImportBatch, issues: Sequence[Issue]) -> None:
+    ImportIssue.objects.filter(batch=batch).delete()
+    ImportIssue.objects.bulk_create(
+        [
+            ImportIssue(
+                batch=batch,
+                row_number=row_number,
+                column=str(column)[:100],
+                value=str(value)[:200],
+                code=code,
+                message=str(message)[:500],
+            )
+            for row_number, column, value, code, message in issues[:ISSUE_CAP]
+        ],
+        batch_size=2000,
+    )
+
+
+def import_run(
+    batch: ImportBatch,
+    *,
+    actor: Actor,
+    dry_run: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportOutcome:
+    """Run ``batch`` (see the module docstring); the batch row records status, counts and issues."""
+    from fincrm.integration import readers, uploads
+
+    _require(actor, batch.entity)
+    started = time.perf_counter()
+    _drop_abandoned_stages()
+    _save(
+        batch,
+        status=ImportBatch.Status.RUNNING,
+        dry_run=dry_run,
+        phase="reading",
+        started_at=timezone.now(),
+        finished_at=None,
+        error="",
+        rows_done=0,
+    )
+    load = Load(
+        actor=actor,
+        entity=batch.entity,
+        mapping=dict(batch.mapping),
+        on_match=batch.on_match,
+        deletes=False,
+        key=batch.pk.hex,
+    )
+    last = [0.0]
+    turn = ExitStack()
+
+    def staged(rows: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            _save(batch, rows_done=rows)
+        if progress is not None:
+            progress(rows, batch.rows_total)
+
+    try:
+        options = readers.ReadOptions(
+            file_format=batch.file_format, encoding=batch.encoding, delimiter=batch.delimiter
+        )
+        with uploads.upload_open(batch.upload_path, batch.pk) as stream:
+            table = readers.open_table(stream, options)
+            parallel = (
+                is_postgresql() and batch.file_size > PARALLEL_FROM_ROWS * 100 and not transaction.in_block()
+            )
+            load.stage_rows(table, parallel=parallel, progress=staged)
+        _save(batch, phase="checking", rows_done=load.rows, rows_total=load.rows)
+        turn.enter_context(entity_turn(batch.entity))  # held until the merge has committed
+        load.check()
+    except readers.FileRejected as rejected:
+        turn.close()
+        load.drop()
+        _store_issues(batch, [(rejected.row, rejected.column, "", rejected.code, rejected.message)])
+        _save(
+            batch,
+            status=ImportBatch.Status.INVALID,
+            phase="",
+            issue_count=1,
+            error=str(rejected.message),
+            finished_at=timezone.now(),
+        )
+        audit_record(
+            actor,
+            "import.checked",
+            object_type="import",
+            object_id=str(batch.pk),
+            after={"sha256": batch.file_sha256, "status": "invalid", "error": rejected.code},
+        )
+        return ImportOutcome(status=batch.status, issue_count=1, seconds=time.perf_counter() - started)
+    except uploads.UploadDamaged:
+        turn.close()
+        load.drop()
+        _save(
+            batch,
+            status=ImportBatch.Status.FAILED,
+            phase="",
+            finished_at=timezone.now(),
+            error=_("The stored file is damaged or was altered; nothing was written. Upload it again."),
+        )
+        return ImportOutcome(status=batch.status, seconds=time.perf_counter() - started)
+    except BaseException:
+        turn.close()
+        load.drop()
+        _save(
+            batch,
+            status=ImportBatch.Status.FAILED,
+            phase="",
+            finished_at=timezone.now(),
+            error=_("The import stopped on an internal error; nothing was written."),
+        )
+        raise
+    outcome = ImportOutcome(
+        status="", rows_total=load.rows, rows_invalid=load.invalid, issue_count=load.issue_count
+    )
+    _store_issues(batch, sorted(load.issues, key=lambda issue: issue[0]))
+    counts = {"rows_total": load.rows, "rows_invalid": load.invalid, "issue_count": load.issue_count}
+    try:
+        if dry_run or (load.invalid and batch.mode == ImportBatch.Mode.ALL_OR_NOTHING):
+            status = ImportBatch.Status.INVALID if load.invalid else ImportBatch.Status.CHECKED
+            _save(batch, status=status, phase="", finished_at=timezone.now(), **counts)
+            audit_record(
+                actor,
+                "import.checked",
+                object_type="import",
+                object_id=str(batch.pk),
+                after={"sha256": batch.file_sha256, "status": status, **counts},
+            )
+            outcome.status = status
+            outcome.seconds = time.perf_counter() - started
+            return outcome
+        _save(batch, phase="writing", **counts)
+        with transaction.atomic():
+            merged = load.merge(batch_label=str(batch.pk))
+            _after_merge(actor, batch, merged)
+            result = {
+                "rows_inserted": merged.inserted,
+                "rows_updated": merged.updated,
+                "rows_unchanged": merged.unchanged,
+                "rows_skipped": merged.skipped,
+                "rows_deleted": merged.deleted,
+            }
+            audit_record(
+                actor,
+                "import.applied",
+                object_type="import",
+                object_id=str(batch.pk),
+                after={"sha256": batch.file_sha256, "entity": batch.entity, **counts, **result},
+            )
+            outbox.publish("integration.import.applied", batch_id=str(batch.pk))
+            ImportBatch.objects.filter(pk=batch.pk).update(
+                status=ImportBatch.Status.DONE, phase="", finished_at=timezone.now(), **counts, **result
+            )
+    except BaseException:
+        _save(
+            batch,
+            status=ImportBatch.Status.FAILED,
+            phase="",
+            finished_at=timezone.now(),
+            error=_("The import stopped on an internal error; nothing was written."),
+        )
+        raise
+    finally:
+        turn.close()
+        load.drop()
+    batch.refresh_from_db()
+    if batch.mode == ImportBatch.Mode.VALID_ROWS and load.invalid:
+        _rejects_file(actor, batch, load)
+    uploads.upload_delete(batch.upload_path)
+    ImportBatch.objects.filter(pk=batch.pk).update(upload_path="")
+    outcome.status = ImportBatch.Status.DONE
+    outcome.inserted, outcome.updated = merged.inserted, merged.updated
+    outcome.unchanged, outcome.skipped, outcome.deleted = merged.unchanged, merged.skipped, merged.deleted
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _drop_abandoned_stages() -> None:
+    """Stage tables left by imports that died (SIGKILL, power loss) while staging."""
+    alive = timezone.now() - timedelta(minutes=10)
+    running = ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING, heartbeat_at__gte=alive)
+    finished = ImportBatch.objects.exclude(pk__in=running.values("pk")).order_by("-created_at")[:1000]
+    stage_tables_drop(finished=[pk.hex for pk in finished.values_list("pk", flat=True)])
+
+
+def _after_merge(actor: Actor, batch: ImportBatch, merged: Merged) -> None:
+    """Derived values follow the data: AUM of the customers whose portfolio changed."""
+    if batch.entity in ("accounts", "holdings", "transactions") and merged.customer_ids:
+        portfolio_services.aum_refresh(sorted(merged.customer_ids), actor=actor)
+
+
+def _rejects_file(actor: Actor, batch: ImportBatch, load: Load) -> None:
+    """The invalid rows as they were in the file, plus an error column: an encrypted, expiring
+    export file for the batch's creator (the rows may hold personal data)."""
+    from fincrm.integration.rejects import rejects_file_create
+
+    rejects_file_create(actor=actor, batch=batch, rows=sorted(load.invalid_rows), issues=load.issues)

@@ -1,0 +1,1089 @@
+# ruff: noqa: S608 - statements are built from this module's constants and quoted names; values are parameters
+"""The set-based half of an import: checks over the staging table, then the merge into real tables.
+
+Every statement works on the whole batch at once (no loop over rows in Python, except re-sealing the
+few encrypted values that change on an existing record, whose associated data names that record's
+row id). Checks fill the stage's working columns: ``target_id`` (the matched record), ``action``
+(insert, update, unchanged, skip, delete, invalid), ``changed`` (the fields that differ), ``ref_id``
+/ ``ref2_id`` (resolved references) and ``hold`` (a new customer held for duplicate review).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fincrm.customers.models import Customer
+from fincrm.customers.selectors import scope_candidates
+from fincrm.integration.entities import ENTITIES
+from fincrm.integration.staging import Stage, is_postgresql, same
+from fincrm.platform.actor import Actor
+from fincrm.security.fields import EncryptedTextField
+
+EDIT = "customer.edit"
+VIEW = "customer.view"
+
+
+@dataclass
+class Merged:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    customer_ids: set[int] = field(default_factory=set)
+    # where the per-record audit events come from: rows of the stage, by action
+    sources: list[RecordSource] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    action: str  # insert, update, delete
+    object_type: str
+    key_sql: str  # the record's key as the audit event names it (an expression over the stage)
+
+    def rows(self, stage: Stage) -> Iterator[tuple[str, str, list[str]]]:
+        """(object id, key, changed fields) of every row with this action, in file order, read
+        through a server-side cursor in batches (memory stays bounded)."""
+        sql = f"SELECT target_id, {self.key_sql}, changed FROM {{s}} WHERE action = %s ORDER BY row_number"
+        for object_id, key, changed in stage.stream(sql, [self.action]):
+            yield str(object_id), str(key), [name for name in str(changed or "").split(",") if name]
+
+
+# (row number, column, value, code, message): value is already masked
+SqlIssue = tuple[int, str, str, str, Any]
+
+
+def _scope_sql(actor: Actor, action: str) -> tuple[str, list[Any]] | None:
+    """SQL selecting the ids of customers ``actor`` may ``action``; None: every customer."""
+    candidates = scope_candidates(actor, action)
+    if candidates is None:
+        if not actor.scopes_for(action):
+            return "SELECT id FROM customers_customer WHERE 1 = 0", []
+        return None
+    sql, params = candidates.query.get_compiler(connection.alias).as_sql()
+    return sql, list(params)
+
+
+class Checker:
+    """Checks and merge for one entity's stage."""
+
+    def __init__(
+        self, stage: Stage, *, actor: Actor, mapping: dict[str, str], on_match: str, today: date
+    ) -> None:
+        self.stage = stage
+        self.actor = actor
+        self.mapping = mapping
+        self.on_match = on_match
+        self.today = today
+        self.spec = ENTITIES[stage.entity]
+        self.now = timezone.now()
+        self.issues: list[SqlIssue] = []
+
+    def check(self) -> None:
+        """Fill the stage's working columns and ``issues``."""
+        raise NotImplementedError
+
+    def merge(self) -> Merged:
+        """Write the rows the checks accepted; inside the caller's transaction."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers
+
+    def column(self, name: str) -> str:
+        return self.mapping.get(name, name)
+
+    def flag(
+        self, sql: str, params: list[Any], column: str, code: str, message: Any, *, value_sql: str = "''"
+    ) -> None:
+        """Record an issue for every stage row selected by ``sql`` (a WHERE clause on alias s) and
+        mark those rows invalid."""
+        rows = self.stage.fetch(
+            f"SELECT s.row_number, {value_sql} FROM {{s}} s WHERE (s.action IS NULL OR s.action <> "
+            f"'invalid') AND ({sql})",
+            params,
+        )
+        if not rows:
+            return
+        for row_number, value in rows:
+            self.issues.append((row_number, self.column(column), str(value or "")[:200], code, message))
+        self.stage.execute(
+            f"UPDATE {{s}} SET action = 'invalid' WHERE row_number IN (SELECT s.row_number FROM {{s}} s "
+            f"WHERE {sql})",
+            params,
+        )
+
+    def duplicates(self, key_sql: str, column: str, message: Any, *, value_sql: str = "''") -> None:
+        """Rows sharing ``key_sql`` inside the file (all of them are refused): one GROUP BY."""
+        other = key_sql.replace("s.", "o.")
+        self.flag(
+            f"{key_sql} IN (SELECT {other} FROM {{s}} o WHERE {other} IS NOT NULL GROUP BY {other} "
+            "HAVING COUNT(*) > 1)",
+            [],
+            column,
+            "duplicate_in_file",
+            message,
+            value_sql=value_sql,
+        )
+
+    def classify(self, compare: dict[str, tuple[str, str]], table: str) -> None:
+        """Set ``changed`` and ``action`` for matched rows: ``compare`` maps a field to
+        (stage expression, target expression); only mapped fields count."""
+        pieces = [
+            f"COALESCE(CASE WHEN NOT ({same(stage_sql, 't.' + target_sql)}) THEN '{name},' END, '')"
+            for name, (stage_sql, target_sql) in compare.items()
+            if name in self.mapping
+        ]
+        changed = " || ".join(pieces) if pieces else "''"
+        self.stage.execute(
+            f"UPDATE {{s}} SET changed = (SELECT {changed.replace('s.', '{s}.')} FROM {table} t WHERE t.id "
+            f"= {{s}}.target_id) "
+            "WHERE target_id IS NOT NULL AND action IS NULL"
+        )
+        self.stage.execute(
+            "UPDATE {s} SET action = CASE WHEN changed = '' THEN 'unchanged' WHEN %s = 'skip' THEN 'skip' "
+            "ELSE 'update' END WHERE target_id IS NOT NULL AND action IS NULL",
+            [self.on_match],
+        )
+        self.stage.execute("UPDATE {s} SET action = 'insert' WHERE target_id IS NULL AND action IS NULL")
+
+    def count(self, action: str) -> int:
+        return int(self.stage.fetch("SELECT COUNT(*) FROM {s} WHERE action = %s", [action])[0][0])
+
+    def reseal(self, model: type[Any], table: str, columns: list[str]) -> None:
+        """Encrypted values of updated rows were sealed for the staged row id: seal them again for
+        the matched record's row id (its associated data), only where the value changed."""
+        for column in columns:
+            if column not in self.mapping and column != "account_number":
+                continue
+            field_ = model._meta.get_field(column)
+            assert isinstance(field_, EncryptedTextField)
+            rows = self.stage.fetch(
+                f"SELECT s.row_number, s.row_uid, s.{column}, t.row_uid FROM {{s}} s JOIN {table} t ON t.id "
+                "= s.target_id "
+                f"WHERE s.action = 'update' AND s.{column} IS NOT NULL AND s.changed LIKE %s",
+                [f"%{column},%"],
+            )
+            resealed = [
+                (
+                    row_number,
+                    field_.encrypt_for(_uuid(target_uid), field_.decrypt_for(_uuid(staged_uid), token)),
+                )
+                for row_number, staged_uid, token, target_uid in rows
+            ]
+            self.stage.update_column(column, resealed)
+
+    def records(self, merged: Merged, action: str, object_type: str, key_sql: str) -> None:
+        """Name where the audit events of rows with ``action`` come from (read when they are written)."""
+        merged.sources.append(RecordSource(action, object_type, key_sql))
+
+
+def _uuid(value: Any) -> str:
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
+def _now_param() -> Any:
+    moment = timezone.now()
+    return moment if is_postgresql() else connection.ops.adapt_datetimefield_value(moment)
+
+
+# ---------------------------------------------------------------- customers
+
+CUSTOMER_PLAIN = (
+    "kind",
+    "name",
+    "id_type",
+    "id_expires_on",
+    "gender",
+    "birth_date",
+    "nationality",
+    "occupation",
+    "employer",
+    "income_band",
+    "source_of_funds",
+    "industry",
+    "aml_risk_rating",
+    "aml_next_review_on",
+    "risk_tolerance",
+    "risk_assessed_on",
+    "risk_expires_on",
+    "is_professional_investor",
+    "lifecycle_stage",
+    "source_channel",
+    "value_tier",
+)
+CUSTOMER_SEALED = {
+    "id_number": "id_number_bidx",
+    "mobile": "mobile_bidx",
+    "email": "email_bidx",
+    "address": "address_bidx",
+}
+CUSTOMER_REFS = {
+    "org_unit": "org_unit_id",
+    "primary_manager": "primary_manager_id",
+    "covering_team": "covering_team_id",
+    "parent_company": "parent_company_id",
+}
+
+
+class CustomerChecker(Checker):
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "s.customer_number",
+            "customer_number",
+            _("The same customer number appears on more than one row of the file."),
+            value_sql="s.customer_number",
+        )
+        self.duplicates(
+            "s.id_number_bidx", "id_number", _("The same ID number appears on more than one row of the file.")
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = c.id FROM customers_customer c WHERE c.customer_number = "
+            "{s}.customer_number"
+        )
+        self.flag(
+            "s.target_id IS NOT NULL AND EXISTS (SELECT 1 FROM customers_customer c WHERE c.id = s.target_id "
+            "AND c.status = 'merged')",
+            [],
+            "customer_number",
+            "conflict",
+            _("This customer was merged into another one: import onto the surviving customer's number."),
+            value_sql="s.customer_number",
+        )
+        editable = _scope_sql(self.actor, EDIT)
+        if editable is not None:
+            sql, params = editable
+            self.flag(
+                f"s.target_id IS NOT NULL AND s.target_id NOT IN ({sql})",
+                params,
+                "customer_number",
+                "out_of_scope",
+                _("This customer number belongs to a customer outside your data scope."),
+                value_sql="s.customer_number",
+            )
+        # An ID number another customer already holds: named when visible, held for review if not.
+        s.execute(
+            "UPDATE {s} SET ref2_id = c.id FROM customers_customer c WHERE c.id_number_bidx = "
+            "{s}.id_number_bidx "
+            "AND c.status <> 'merged' AND ({s}.target_id IS NULL OR c.id <> {s}.target_id)"
+        )
+        visible = _scope_sql(self.actor, VIEW)
+        if visible is None:
+            outside_sql, outside_params = "1 = 0", []
+            inside_sql, inside_params = "s.ref2_id IS NOT NULL", []
+        else:
+            outside_sql, outside_params = f"s.ref2_id NOT IN ({visible[0]})", visible[1]
+            inside_sql, inside_params = f"s.ref2_id IN ({visible[0]})", visible[1]
+        rows = s.fetch(
+            f"SELECT s.row_number, c.customer_number FROM {{s}} s JOIN customers_customer c ON c.id = "
+            "s.ref2_id "
+            f"WHERE s.ref2_id IS NOT NULL AND (s.action IS NULL OR s.action <> 'invalid') AND {inside_sql}",
+            inside_params,
+        )
+        for row_number, number in rows:
+            self.issues.append(
+                (
+                    row_number,
+                    self.column("id_number"),
+                    "",
+                    "conflict",
+                    _("Customer %(number)s already has this ID number.") % {"number": number},
+                )
+            )
+        if rows:
+            s.execute(
+                f"UPDATE {{s}} SET action = 'invalid' WHERE row_number IN (SELECT s.row_number FROM {{s}} s "
+                f"WHERE s.ref2_id IS NOT NULL AND {inside_sql})",
+                inside_params,
+            )
+        self.flag(
+            f"s.target_id IS NOT NULL AND s.ref2_id IS NOT NULL AND {outside_sql}",
+            outside_params,
+            "id_number",
+            "conflict",
+            _(
+                "This ID number cannot be given to an existing customer here: ask a colleague with wider "
+                "scope."
+            ),
+        )
+        s.execute(
+            f"UPDATE {{s}} SET hold = TRUE WHERE row_number IN (SELECT s.row_number FROM {{s}} s WHERE "
+            f"s.target_id IS NULL AND s.ref2_id IS NOT NULL AND {outside_sql})",
+            outside_params,
+        )
+        # New customers need what a customer cannot be without.
+        for name, label in (("kind", "kind"), ("name", "name"), ("org_unit_id", "org_unit")):
+            self.flag(
+                f"s.target_id IS NULL AND s.{name} IS NULL",
+                [],
+                label,
+                "required",
+                _("A new customer needs this field."),
+            )
+        if "parent_company" in self.mapping:
+            s.execute(
+                "UPDATE {s} SET ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = "
+                "{s}.parent_company) WHERE parent_company IS NOT NULL"
+            )
+            self.flag(
+                "s.parent_company IS NOT NULL AND s.ref_id IS NULL AND NOT EXISTS (SELECT 1 FROM {s} o "
+                "WHERE o.customer_number = s.parent_company)",
+                [],
+                "parent_company",
+                "unknown_reference",
+                _("No customer has this number (as parent company)."),
+                value_sql="s.parent_company",
+            )
+        compare: dict[str, tuple[str, str]] = {name: (f"s.{name}", name) for name in CUSTOMER_PLAIN}
+        for name, index in CUSTOMER_SEALED.items():
+            compare[name] = (f"s.{index}", index)
+        compare["org_unit"] = ("s.org_unit_id", "org_unit_id")
+        compare["primary_manager"] = ("s.primary_manager_id", "primary_manager_id")
+        compare["covering_team"] = ("s.covering_team_id", "covering_team_id")
+        compare["parent_company"] = ("s.ref_id", "parent_company_id")
+        self._compare_defaults(compare)
+        self.classify(compare, "customers_customer")
+
+    def _compare_defaults(self, compare: dict[str, tuple[str, str]]) -> None:
+        """Empty text cells are stored as '' (never NULL) in text columns: compare them so."""
+        for name in (
+            "id_type",
+            "gender",
+            "nationality",
+            "occupation",
+            "employer",
+            "income_band",
+            "source_of_funds",
+            "industry",
+            "risk_tolerance",
+        ):
+            compare[name] = (f"COALESCE(s.{name}, '')", name)
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        now = _now_param()
+        self.reseal(Customer, "customers_customer", ["id_number", "mobile", "email", "address"])
+        merged.inserted = s.execute(
+            "INSERT INTO customers_customer (created_at, updated_at, row_uid, customer_number, kind, "
+            "status, name, "
+            "name_pinyin, id_type, id_number, id_number_bidx, id_expires_on, gender, birth_date, "
+            "nationality, "
+            "mobile, mobile_bidx, email, email_bidx, address, address_bidx, occupation, employer, "
+            "income_band, "
+            "source_of_funds, industry, aml_risk_rating, aml_next_review_on, risk_tolerance, "
+            "risk_assessed_on, "
+            "risk_expires_on, is_professional_investor, professional_evidence, lifecycle_stage, "
+            "source_channel, "
+            "value_tier, aum, org_unit_id, primary_manager_id, covering_team_id, parent_company_id) "
+            "SELECT %s, %s, row_uid, customer_number, kind, CASE WHEN hold THEN 'needs_review' ELSE "
+            "'active' END, "
+            "name, COALESCE(name_pinyin, ''), COALESCE(id_type, ''), id_number, id_number_bidx, "
+            "id_expires_on, "
+            "COALESCE(gender, ''), birth_date, COALESCE(nationality, CASE WHEN kind = 'individual' THEN "
+            "'CHN' "
+            "ELSE '' END), mobile, mobile_bidx, email, email_bidx, address, address_bidx, "
+            "COALESCE(occupation, ''), COALESCE(employer, ''), COALESCE(income_band, ''), "
+            "COALESCE(source_of_funds, ''), COALESCE(industry, ''), COALESCE(aml_risk_rating, 'low'), "
+            "COALESCE(aml_next_review_on, derived_review), COALESCE(risk_tolerance, ''), risk_assessed_on, "
+            "COALESCE(risk_expires_on, derived_expiry), COALESCE(is_professional_investor, FALSE), '', "
+            "COALESCE(lifecycle_stage, 'customer'), COALESCE(source_channel, 'branch'), "
+            "COALESCE(value_tier, 'mass'), 0, org_unit_id, primary_manager_id, covering_team_id, ref_id "
+            "FROM {s} WHERE action = 'insert' ORDER BY row_number",
+            [now, now],
+        )
+        if merged.inserted:
+            s.execute(
+                "UPDATE {s} SET target_id = c.id FROM customers_customer c WHERE c.customer_number = "
+                "{s}.customer_number AND {s}.action = 'insert'"
+            )
+            # Parents created by this same file
+            s.execute(
+                "UPDATE customers_customer SET parent_company_id = (SELECT p.id FROM {s} x JOIN "
+                "customers_customer p ON p.customer_number = x.parent_company WHERE x.target_id = "
+                "customers_customer.id) WHERE id IN (SELECT target_id FROM {s} WHERE action = 'insert' AND "
+                "parent_company IS NOT NULL AND ref_id IS NULL)"
+            )
+            s.execute(
+                "INSERT INTO customers_duplicatecandidate (created_at, updated_at, first_id, second_id, "
+                "reason, "
+                "status, resolved_by) SELECT %s, %s, CASE WHEN target_id < ref2_id THEN target_id ELSE "
+                "ref2_id END, "
+                "CASE WHEN target_id < ref2_id THEN ref2_id ELSE target_id END, 'held_for_review', 'open', "
+                "'' "
+                "FROM {s} WHERE action = 'insert' AND hold",
+                [now, now],
+            )
+        updates = self.count("update")
+        if updates:
+            self._history(now)
+            assignments = self._assignments()
+            s.execute(
+                f"UPDATE customers_customer SET updated_at = %s, {assignments} "
+                "FROM {s} AS x WHERE x.action = 'update' AND x.target_id = customers_customer.id",
+                [now],
+            )
+            merged.updated = updates
+        # Search terms of new customers and of renamed ones
+        if "name" in self.mapping:
+            s.execute(
+                "DELETE FROM customers_customersearchterm WHERE customer_id IN (SELECT target_id FROM {s} "
+                "WHERE action = 'update' AND changed LIKE '%%name,%%')"
+            )
+        s.execute(
+            "INSERT INTO customers_customersearchterm (customer_id, kind, term) SELECT x.target_id, "
+            "t.kind, t.term "
+            "FROM {t} t JOIN {s} x ON x.row_number = t.row_number WHERE x.action = 'insert' OR "
+            "(x.action = 'update' AND x.changed LIKE '%%name,%%')"
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        merged.customer_ids = {
+            row[0] for row in s.fetch("SELECT target_id FROM {s} WHERE action IN ('insert', 'update')")
+        }
+        for action in ("insert", "update"):
+            self.records(
+                merged,
+                action,
+                "customer",
+                "customer_number",
+            )
+        return merged
+
+    def _assignments(self) -> str:
+        """SET clauses for the mapped fields (x: the stage row)."""
+        parts: list[str] = []
+        for name in CUSTOMER_PLAIN:
+            if name not in self.mapping:
+                continue
+            if name in ("aml_next_review_on", "risk_expires_on"):
+                continue
+            if name in (
+                "id_type",
+                "gender",
+                "nationality",
+                "occupation",
+                "employer",
+                "income_band",
+                "source_of_funds",
+                "industry",
+                "risk_tolerance",
+            ):
+                parts.append(f"{name} = COALESCE(x.{name}, '')")
+            elif name in ("is_professional_investor",):
+                parts.append(f"{name} = COALESCE(x.{name}, FALSE)")
+            elif name in (
+                "kind",
+                "name",
+                "aml_risk_rating",
+                "lifecycle_stage",
+                "source_channel",
+                "value_tier",
+            ):
+                parts.append(f"{name} = COALESCE(x.{name}, customers_customer.{name})")
+            else:
+                parts.append(f"{name} = x.{name}")
+        if "name" in self.mapping:
+            parts.append("name_pinyin = COALESCE(x.name_pinyin, customers_customer.name_pinyin)")
+        # Derived KYC dates follow their source only when it changed (and no date was given).
+        if "aml_next_review_on" in self.mapping:
+            parts.append("aml_next_review_on = x.aml_next_review_on")
+        elif "aml_risk_rating" in self.mapping:
+            parts.append(
+                "aml_next_review_on = CASE WHEN x.changed LIKE '%%aml_risk_rating,%%' THEN x.derived_review "
+                "ELSE customers_customer.aml_next_review_on END"
+            )
+        if "risk_expires_on" in self.mapping:
+            parts.append("risk_expires_on = x.risk_expires_on")
+        elif "risk_assessed_on" in self.mapping:
+            parts.append(
+                "risk_expires_on = CASE WHEN x.changed LIKE '%%risk_assessed_on,%%' THEN x.derived_expiry "
+                "ELSE customers_customer.risk_expires_on END"
+            )
+        for name, index in CUSTOMER_SEALED.items():
+            if name in self.mapping:
+                parts.append(f"{name} = x.{name}")
+                parts.append(f"{index} = x.{index}")
+        if "org_unit" in self.mapping:
+            parts.append("org_unit_id = COALESCE(x.org_unit_id, customers_customer.org_unit_id)")
+        if "primary_manager" in self.mapping:
+            parts.append("primary_manager_id = x.primary_manager_id")
+        if "covering_team" in self.mapping:
+            parts.append("covering_team_id = x.covering_team_id")
+        if "parent_company" in self.mapping:
+            parts.append("parent_company_id = x.ref_id")
+        return ", ".join(parts)
+
+    def _history(self, now: Any) -> None:
+        """Lifecycle and coverage history of updated customers, written before the update."""
+        label = self.actor.label[:150]
+        if "lifecycle_stage" in self.mapping:
+            self.stage.execute(
+                "INSERT INTO customers_lifecyclechange (customer_id, from_stage, to_stage, changed_by, "
+                "reason, "
+                "changed_at) SELECT c.id, c.lifecycle_stage, x.lifecycle_stage, %s, %s, %s FROM {s} x JOIN "
+                "customers_customer c ON c.id = x.target_id WHERE x.action = 'update' AND x.changed LIKE "
+                "'%%lifecycle_stage,%%' AND x.lifecycle_stage IS NOT NULL",
+                [label, "import", now],
+            )
+        if "primary_manager" in self.mapping or "covering_team" in self.mapping:
+            to_manager = (
+                "x.primary_manager_id" if "primary_manager" in self.mapping else "c.primary_manager_id"
+            )
+            to_team = "x.covering_team_id" if "covering_team" in self.mapping else "c.covering_team_id"
+            self.stage.execute(
+                "INSERT INTO customers_coveragechange (customer_id, from_manager_id, to_manager_id, "
+                "from_team_id, "
+                "to_team_id, changed_by, reason, changed_at) SELECT c.id, c.primary_manager_id, "
+                f"{to_manager}, "
+                f"c.covering_team_id, {to_team}, %s, %s, %s FROM {{s}} x JOIN customers_customer c ON "
+                "c.id = x.target_id WHERE x.action = 'update' AND (x.changed LIKE '%%primary_manager,%%' OR "
+                "x.changed LIKE '%%covering_team,%%')",
+                [label, "import", now],
+            )
+
+
+# ---------------------------------------------------------------- the other entities
+
+
+class ContactChecker(Checker):
+    """Relationships between customers (contact person, legal representative, spouse …)."""
+
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "(s.customer_number || '|' || s.related_customer_number || '|' || s.kind)",
+            "customer_number",
+            _("The same relationship appears on more than one row of the file."),
+        )
+        s.execute(
+            "UPDATE {s} SET ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = "
+            "{s}.customer_number), ref2_id = (SELECT c.id FROM customers_customer c WHERE "
+            "c.customer_number = "
+            "{s}.related_customer_number)"
+        )
+        self._customers_in_scope("ref_id", "customer_number")
+        self._customers_in_scope("ref2_id", "related_customer_number")
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT r.id FROM customers_relationship r WHERE "
+            "r.from_customer_id = "
+            "{s}.ref_id AND r.to_customer_id = {s}.ref2_id AND r.kind = {s}.kind) WHERE action IS NULL"
+        )
+        s.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.classify(
+            {
+                "starts_on": ("s.starts_on", "starts_on"),
+                "ends_on": ("s.ends_on", "ends_on"),
+                "note": ("COALESCE(s.note, '')", "note"),
+            },
+            "customers_relationship",
+        )
+
+    def _customers_in_scope(self, column: str, field_name: str) -> None:
+        editable = _scope_sql(self.actor, EDIT)
+        condition = f"s.{column} IS NULL"
+        params: list[Any] = []
+        if editable is not None:
+            condition = f"(s.{column} IS NULL OR s.{column} NOT IN ({editable[0]}))"
+            params = editable[1]
+        self.flag(
+            condition,
+            params,
+            field_name,
+            "unknown_reference",
+            _("No customer with this number in your data scope."),
+            value_sql=f"s.{field_name}",
+        )
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        now = _now_param()
+        merged.inserted = s.execute(
+            "INSERT INTO customers_relationship (created_at, updated_at, from_customer_id, to_customer_id, "
+            "kind, "
+            "starts_on, ends_on, note) SELECT %s, %s, ref_id, ref2_id, kind, starts_on, ends_on, "
+            "COALESCE(note, '') "
+            "FROM {s} WHERE action = 'insert'",
+            [now, now],
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT r.id FROM customers_relationship r WHERE "
+            "r.from_customer_id = "
+            "{s}.ref_id AND r.to_customer_id = {s}.ref2_id AND r.kind = {s}.kind) WHERE action = 'insert'"
+        )
+        sets = [
+            f"{name} = {value}"
+            for name, value in (
+                ("starts_on", "x.starts_on"),
+                ("ends_on", "x.ends_on"),
+                ("note", "COALESCE(x.note, '')"),
+            )
+            if name in self.mapping
+        ]
+        if sets:
+            merged.updated = s.execute(
+                f"UPDATE customers_relationship SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
+                "WHERE x.action = 'update' AND x.target_id = customers_relationship.id",
+                [now],
+            )
+        merged.deleted = s.execute(
+            "UPDATE customers_relationship SET ends_on = %s, updated_at = %s WHERE id IN (SELECT target_id "
+            "FROM {s} "
+            "WHERE action = 'delete') AND ends_on IS NULL",
+            [self.today, now],
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        for action in ("insert", "update", "delete"):
+            self.records(
+                merged,
+                action,
+                "relationship",
+                "customer_number || '→' || related_customer_number",
+            )
+        return merged
+
+
+class AccountChecker(Checker):
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "s.account_number_bidx",
+            "account_number",
+            _("The same account number appears on more than one row."),
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = a.id FROM portfolio_account a WHERE a.account_number_bidx = "
+            "{s}.account_number_bidx"
+        )
+        s.execute(
+            "UPDATE {s} SET ref_id = c.id FROM customers_customer c WHERE c.customer_number = "
+            "{s}.customer_number"
+        )
+        editable = _scope_sql(self.actor, EDIT)
+        scope = f" OR s.ref_id NOT IN ({editable[0]})" if editable is not None else ""
+        self.flag(
+            f"s.customer_number IS NOT NULL AND (s.ref_id IS NULL{scope})",
+            editable[1] if editable is not None else [],
+            "customer_number",
+            "unknown_reference",
+            _("No customer with this number in your data scope."),
+            value_sql="s.customer_number",
+        )
+        self.flag(
+            "s.target_id IS NOT NULL AND s.ref_id IS NOT NULL AND EXISTS (SELECT 1 FROM portfolio_account a "
+            "WHERE a.id = s.target_id AND a.customer_id <> s.ref_id)",
+            [],
+            "account_number",
+            "conflict",
+            _("This account belongs to another customer."),
+        )
+        for name, label in (("kind", "kind"), ("ref_id", "customer_number"), ("opened_on", "opened_on")):
+            self.flag(
+                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
+                [],
+                label,
+                "required",
+                _("A new account needs this field."),
+            )
+        s.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.classify(
+            {
+                "kind": ("s.kind", "kind"),
+                "product": ("s.product_id", "product_id"),
+                "currency": ("s.currency", "currency"),
+                "balance": ("s.balance", "balance"),
+                "opened_on": ("s.opened_on", "opened_on"),
+                "status": ("s.status", "status"),
+                "org_unit": ("s.org_unit_id", "org_unit_id"),
+            },
+            "portfolio_account",
+        )
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        now = _now_param()
+        merged.inserted = s.execute(
+            "INSERT INTO portfolio_account (created_at, updated_at, row_uid, customer_id, kind, product_id, "
+            "account_number, account_number_bidx, number_last4, card_first6, currency, balance, opened_on, "
+            "org_unit_id, status) SELECT %s, %s, x.row_uid, x.ref_id, x.kind, x.product_id, "
+            "x.account_number, "
+            "x.account_number_bidx, x.number_last4, COALESCE(x.card_first6, ''), COALESCE(x.currency, "
+            "'CNY'), "
+            "COALESCE(x.balance, 0), x.opened_on, COALESCE(x.org_unit_id, c.org_unit_id), "
+            "COALESCE(x.status, 'active') FROM {s} x JOIN customers_customer c ON c.id = x.ref_id "
+            "WHERE x.action = 'insert'",
+            [now, now],
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT a.id FROM portfolio_account a WHERE a.account_number_bidx = "
+            "{s}.account_number_bidx) WHERE action = 'insert'"
+        )
+        sets = [
+            f"{column} = COALESCE(x.{column}, portfolio_account.{column})"
+            for name, column in (
+                ("kind", "kind"),
+                ("product", "product_id"),
+                ("currency", "currency"),
+                ("balance", "balance"),
+                ("opened_on", "opened_on"),
+                ("status", "status"),
+                ("org_unit", "org_unit_id"),
+            )
+            if name in self.mapping
+        ]
+        if sets:
+            merged.updated = s.execute(
+                f"UPDATE portfolio_account SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
+                "WHERE x.action = 'update' AND x.target_id = portfolio_account.id",
+                [now],
+            )
+        merged.deleted = s.execute(
+            "UPDATE portfolio_account SET status = 'closed', updated_at = %s WHERE id IN (SELECT target_id "
+            "FROM {s} "
+            "WHERE action = 'delete') AND status <> 'closed'",
+            [now],
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        merged.customer_ids = {
+            row[0]
+            for row in s.fetch(
+                "SELECT ref_id FROM {s} WHERE action IN ('insert', 'update', 'delete') AND ref_id IS NOT "
+                "NULL "
+                "UNION SELECT a.customer_id FROM portfolio_account a JOIN {s} x ON x.target_id = a.id "
+                "WHERE x.action = 'delete'"
+            )
+        }
+        for action in ("insert", "update", "delete"):
+            self.records(
+                merged,
+                action,
+                "account",
+                "number_last4",
+            )
+        return merged
+
+
+class HoldingChecker(Checker):
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "s.source_ref",
+            "source_ref",
+            _("The same source reference appears on more than one row."),
+            value_sql="s.source_ref",
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT h.id FROM portfolio_holding h WHERE h.source_ref = "
+            "{s}.source_ref), "
+            "ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = {s}.customer_number), "
+            "ref2_id = (SELECT a.id FROM portfolio_account a WHERE a.account_number_bidx = "
+            "{s}.account_number_bidx)"
+        )
+        editable = _scope_sql(self.actor, EDIT)
+        scope = f" OR s.ref_id NOT IN ({editable[0]})" if editable is not None else ""
+        self.flag(
+            f"s.customer_number IS NOT NULL AND (s.ref_id IS NULL{scope})",
+            editable[1] if editable is not None else [],
+            "customer_number",
+            "unknown_reference",
+            _("No customer with this number in your data scope."),
+            value_sql="s.customer_number",
+        )
+        self.flag(
+            "s.account_number_bidx IS NOT NULL AND (s.ref2_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
+            "portfolio_account a WHERE a.id = s.ref2_id AND a.customer_id = s.ref_id))",
+            [],
+            "account_number",
+            "unknown_reference",
+            _("No account with this number belongs to this customer."),
+        )
+        self.flag(
+            "s.target_id IS NOT NULL AND s.ref_id IS NOT NULL AND EXISTS (SELECT 1 FROM portfolio_holding h "
+            "WHERE h.id = s.target_id AND h.customer_id <> s.ref_id)",
+            [],
+            "source_ref",
+            "conflict",
+            _("This holding belongs to another customer."),
+            value_sql="s.source_ref",
+        )
+        for name, label in (
+            ("ref_id", "customer_number"),
+            ("product_id", "product"),
+            ("amount", "amount"),
+            ("market_value", "market_value"),
+            ("start_date", "start_date"),
+        ):
+            self.flag(
+                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
+                [],
+                label,
+                "required",
+                _("A new holding needs this field."),
+            )
+        s.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.classify(
+            {
+                "account_number": ("s.ref2_id", "account_id"),
+                "product": ("s.product_id", "product_id"),
+                "amount": ("s.amount", "amount"),
+                "currency": ("s.currency", "currency"),
+                "market_value": ("s.market_value", "market_value"),
+                "cash_value": ("s.cash_value", "cash_value"),
+                "start_date": ("s.start_date", "start_date"),
+                "maturity_date": ("s.maturity_date", "maturity_date"),
+            },
+            "portfolio_holding",
+        )
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        now = _now_param()
+        merged.customer_ids = {
+            row[0]
+            for row in s.fetch(
+                "SELECT ref_id FROM {s} WHERE action IN ('insert', 'update', 'delete') AND ref_id IS NOT NULL"
+            )
+        }
+        merged.customer_ids |= {
+            row[0]
+            for row in s.fetch(
+                "SELECT h.customer_id FROM portfolio_holding h JOIN {s} x ON x.target_id = h.id "
+                "WHERE x.action = 'delete'"
+            )
+        }
+        merged.inserted = s.execute(
+            "INSERT INTO portfolio_holding (created_at, updated_at, customer_id, account_id, product_id, "
+            "amount, "
+            "currency, market_value, cash_value, start_date, maturity_date, source_ref) SELECT %s, %s, "
+            "ref_id, "
+            "ref2_id, product_id, amount, COALESCE(currency, 'CNY'), market_value, cash_value, start_date, "
+            "maturity_date, source_ref FROM {s} WHERE action = 'insert'",
+            [now, now],
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT h.id FROM portfolio_holding h WHERE h.source_ref = "
+            "{s}.source_ref) "
+            "WHERE action = 'insert'"
+        )
+        sets = [
+            f"{column} = {value}"
+            for name, column, value in (
+                ("account_number", "account_id", "x.ref2_id"),
+                ("product", "product_id", "COALESCE(x.product_id, portfolio_holding.product_id)"),
+                ("amount", "amount", "COALESCE(x.amount, portfolio_holding.amount)"),
+                ("currency", "currency", "COALESCE(x.currency, portfolio_holding.currency)"),
+                ("market_value", "market_value", "COALESCE(x.market_value, portfolio_holding.market_value)"),
+                ("cash_value", "cash_value", "x.cash_value"),
+                ("start_date", "start_date", "COALESCE(x.start_date, portfolio_holding.start_date)"),
+                ("maturity_date", "maturity_date", "x.maturity_date"),
+            )
+            if name in self.mapping
+        ]
+        if sets:
+            merged.updated = s.execute(
+                f"UPDATE portfolio_holding SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
+                "WHERE x.action = 'update' AND x.target_id = portfolio_holding.id",
+                [now],
+            )
+        for action in ("insert", "update", "delete"):
+            self.records(
+                merged,
+                action,
+                "holding",
+                "source_ref",
+            )
+        merged.deleted = s.execute(
+            "DELETE FROM portfolio_holding WHERE id IN (SELECT target_id FROM {s} WHERE action = 'delete')"
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        return merged
+
+
+class TransactionChecker(Checker):
+    """Transactions are facts: a booked one is never changed by a file, only added or reversed."""
+
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "(s.account_number_bidx || '|' || s.source_ref)",
+            "source_ref",
+            _("The same transaction (account and source reference) appears on more than one row."),
+            value_sql="s.source_ref",
+        )
+        s.execute(
+            "UPDATE {s} SET ref_id = a.id, ref2_id = a.customer_id FROM portfolio_account a "
+            "WHERE a.account_number_bidx = {s}.account_number_bidx"
+        )
+        editable = _scope_sql(self.actor, EDIT)
+        scope = f" OR s.ref2_id NOT IN ({editable[0]})" if editable is not None else ""
+        self.flag(
+            f"s.ref_id IS NULL{scope}",
+            editable[1] if editable is not None else [],
+            "account_number",
+            "unknown_reference",
+            _("No account with this number in your data scope."),
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = t.id FROM portfolio_transaction t WHERE t.account_id = {s}.ref_id "
+            "AND t.source_ref = {s}.source_ref AND t.source_ref <> '' AND {s}.action IS NULL"
+        )
+        s.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        s.execute(
+            "UPDATE {s} SET action = 'unchanged' WHERE action IS NULL AND (op = 'D' OR target_id IS NOT NULL)"
+        )
+        s.execute("UPDATE {s} SET action = 'insert' WHERE action IS NULL")
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        merged.inserted = s.execute(
+            "INSERT INTO portfolio_transaction (row_uid, customer_id, account_id, booked_at, "
+            "business_date, amount, "
+            "currency, direction, channel, transaction_type, counterparty_account, "
+            "counterparty_account_bidx, "
+            "cross_border, source_ref) SELECT row_uid, ref2_id, ref_id, booked_at, business_date, amount, "
+            "COALESCE(currency, 'CNY'), direction, channel, transaction_type, counterparty_account, "
+            "counterparty_account_bidx, COALESCE(cross_border, FALSE), source_ref FROM {s} "
+            "WHERE action = 'insert' ORDER BY row_number"
+        )
+        merged.deleted = s.execute(
+            "DELETE FROM portfolio_transaction WHERE id IN (SELECT target_id FROM {s} WHERE action = "
+            "'delete')"
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.customer_ids = {
+            row[0]
+            for row in s.fetch(
+                "SELECT DISTINCT ref2_id FROM {s} WHERE action IN ('insert', 'delete') AND ref2_id IS NOT "
+                "NULL"
+            )
+        }
+        return merged
+
+
+class ProductChecker(Checker):
+    def check(self) -> None:
+        s = self.stage
+        self.duplicates(
+            "s.code", "code", _("The same product code appears on more than one row."), value_sql="s.code"
+        )
+        s.execute("UPDATE {s} SET target_id = (SELECT p.id FROM products_product p WHERE p.code = {s}.code)")
+        for name in ("name", "product_type", "risk_level"):
+            self.flag(
+                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
+                [],
+                name,
+                "required",
+                _("A new product needs this field."),
+            )
+        s.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.classify(
+            {
+                name: (f"COALESCE(s.{name}, '')", name) if name == "issuer" else (f"s.{name}", name)
+                for name in (
+                    "name",
+                    "product_type",
+                    "issuer",
+                    "risk_level",
+                    "currency",
+                    "term_days",
+                    "is_private",
+                    "is_active",
+                )
+            },
+            "products_product",
+        )
+
+    def merge(self) -> Merged:
+        s = self.stage
+        merged = Merged()
+        now = _now_param()
+        merged.inserted = s.execute(
+            "INSERT INTO products_product (created_at, updated_at, code, name, product_type, issuer, "
+            "risk_level, "
+            "currency, term_days, is_private, is_active) SELECT %s, %s, code, name, product_type, "
+            "COALESCE(issuer, ''), risk_level, COALESCE(currency, 'CNY'), term_days, COALESCE(is_private, "
+            "FALSE), "
+            "COALESCE(is_active, TRUE) FROM {s} WHERE action = 'insert'",
+            [now, now],
+        )
+        s.execute(
+            "UPDATE {s} SET target_id = (SELECT p.id FROM products_product p WHERE p.code = {s}.code) "
+            "WHERE action = 'insert'"
+        )
+        sets = [
+            f"{name} = COALESCE(x.{name}, products_product.{name})"
+            if name != "term_days"
+            else "term_days = x.term_days"
+            for name in (
+                "name",
+                "product_type",
+                "issuer",
+                "risk_level",
+                "currency",
+                "term_days",
+                "is_private",
+                "is_active",
+            )
+            if name in self.mapping
+        ]
+        if sets:
+            merged.updated = s.execute(
+                f"UPDATE products_product SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
+                "WHERE x.action = 'update' AND x.target_id = products_product.id",
+                [now],
+            )
+        merged.deleted = s.execute(
+            "UPDATE products_product SET is_active = FALSE, updated_at = %s WHERE id IN (SELECT target_id "
+            "FROM {s} "
+            "WHERE action = 'delete') AND is_active",
+            [now],
+        )
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        for action in ("insert", "update", "delete"):
+            self.records(
+                merged,
+                action,
+                "product",
+                "code",
+            )
+        return merged
+
+
+CHECKERS: dict[str, type[Checker]] = {
+    "customers": CustomerChecker,
+    "contacts": ContactChecker,
+    "accounts": AccountChecker,
+    "holdings": HoldingChecker,
+    "transactions": TransactionChecker,
+    "products": ProductChecker,
+}

@@ -1,0 +1,533 @@
+"""Rows of an import file made ready for the staging table: validated, normalized, encrypted.
+
+Pure Python with no database access (the importer runs it in worker processes on PostgreSQL):
+what it needs from the database (org unit, user, team and product codes; the data and index keys)
+arrives in a ``Context`` made once per batch. A row becomes either one staging tuple (ciphertext
+and blind indexes only, never a clear identifier) or a list of issues. What repeats is memoized:
+pinyin per name (``synth_rows.name_terms`` for Chinese names), region codes in the resident-ID
+check, parsed dates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from fincrm.customers.identity import (
+    CORPORATE_ID_TYPES,
+    INDIVIDUAL_ID_TYPES,
+    check_bank_card,
+)
+from fincrm.customers.models import CustomerKind, IdType
+from fincrm.customers.search_terms import name_pinyin, normalize_name, terms_for_name
+from fincrm.customers.services.profile import add_months
+from fincrm.integration import synth_rows
+from fincrm.integration.entities import (
+    ENTITIES,
+    Bad,
+    EntitySpec,
+    FieldSpec,
+    checked_value,
+    masked,
+    parser_for,
+)
+from fincrm.integration.synth_rows import Keys, Sealer, copy_text
+from fincrm.portfolio.models import Account
+from fincrm.security.fields import normalizer_for
+
+# (row number, column header, masked value, rule code, message)
+Issue = tuple[int, str, str, str, Any]
+
+
+@dataclass
+class Context:
+    """What preparing one batch's rows needs, picklable for worker processes."""
+
+    entity: str
+    mapping: dict[str, str]  # field -> column header
+    header: list[str]
+    keys: Keys
+    today: date
+    deletes: bool = False  # the file has an "op" column (feeds)
+    org_units: dict[str, int] = field(default_factory=dict)  # code -> id, every unit
+    creatable_units: frozenset[int] | None = None  # units the actor may create customers in (None: all)
+    users: dict[str, int] = field(default_factory=dict)  # username -> id (active staff)
+    teams: dict[str, int] = field(default_factory=dict)
+    products: dict[str, int] = field(default_factory=dict)
+    aml_review_months: dict[str, int] = field(default_factory=dict)
+    risk_validity_months: int = 12
+    store_full_card_numbers: bool = False
+
+    def __post_init__(self) -> None:
+        self.spec: EntitySpec = ENTITIES[self.entity]
+        position = {name: index for index, name in enumerate(self.header)}
+        # Mapped fields in the spec's order (id_type before id_number), with their column index.
+        self.columns: list[tuple[FieldSpec, int]] = [
+            (spec, position[self.mapping[spec.name]])
+            for spec in self.spec.fields
+            if spec.name in self.mapping
+        ]
+        self.op_position = position.get("op", -1) if self.deletes else -1
+
+
+@dataclass
+class Prepared:
+    """One chunk's output: staging tuples per stage table, and the rows' issues."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    terms: list[tuple[Any, ...]] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    invalid_rows: list[int] = field(default_factory=list)
+    # The same rows as COPY text, made by a worker process (then ``rows`` and ``terms`` are empty).
+    copy_rows: bytes = b""
+    copy_terms: bytes = b""
+    staged: int = 0
+
+    def as_copy_text(self) -> Prepared:
+        self.staged = len(self.rows)
+        self.copy_rows, self.copy_terms = copy_text(self.rows), copy_text(self.terms)
+        self.rows, self.terms = [], []
+        return self
+
+
+_HAN_NAME = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]+")  # CJK unified ideographs (and extension A)
+
+
+@lru_cache(maxsize=4096)
+def _expiry(assessed: date, months: int) -> date:
+    return add_months(assessed, months)
+
+
+@lru_cache(maxsize=200_000)
+def customer_terms(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """(name_pinyin, search terms): the memoized path for Chinese personal names, else the general one."""
+    text = normalize_name(name)
+    if 2 <= len(text) <= 4 and _HAN_NAME.fullmatch(text):
+        return synth_rows.name_terms(text)
+    return name_pinyin(name), sorted(terms_for_name(name))
+
+
+class Preparer:
+    """Turns raw rows into staging tuples for one entity (``prepare`` per chunk)."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.sealer = Sealer(context.keys)
+        self.index_normalizers = {
+            purpose: normalizer_for(purpose)
+            for purpose in ("id_number", "mobile", "email", "text", "account_number")
+        }
+        self.method = getattr(self, f"_{context.entity}")
+        self.account_indexes: dict[str, str] = {}
+        self.parsers = [
+            (spec.name, position, context.mapping[spec.name], spec, parser_for(spec, today=context.today))
+            for spec, position in context.columns
+        ]
+        self.reviews = {
+            rating: add_months(context.today, months) for rating, months in context.aml_review_months.items()
+        }
+
+    def index(self, value: str, purpose: str) -> str:
+        return self.sealer.index(self.index_normalizers[purpose](value), purpose)
+
+    def account_index(self, number: str) -> str:
+        """The blind index of an account number, memoized: a transactions file names the same
+        accounts again and again."""
+        found = self.account_indexes.get(number)
+        if found is None:
+            if len(self.account_indexes) >= 500_000:
+                self.account_indexes.clear()
+            found = self.account_indexes[number] = self.index(number, "account_number")
+        return found
+
+    def prepare(self, rows: Sequence[tuple[int, Sequence[object]]]) -> Prepared:
+        out = Prepared()
+        width = len(self.context.header)
+        for row_number, cells in rows:
+            if len(cells) != width:
+                out.issues.append(
+                    (
+                        row_number,
+                        "",
+                        "",
+                        "columns",
+                        _("This row has %(found)d cells; the header has %(expected)d.")
+                        % {"found": len(cells), "expected": width},
+                    )
+                )
+                out.invalid_rows.append(row_number)
+                continue
+            issues: list[Issue] = []
+            values = self._parse(row_number, cells, issues)
+            op = "U"
+            if self.context.op_position >= 0:
+                op = str(cells[self.context.op_position] or "").strip().upper()
+                if op not in ("U", "D"):
+                    issues.append((row_number, "op", op[:20], "choice", _("op is U (upsert) or D (delete).")))
+            if not issues:
+                self.method(row_number, op, values, out, issues)
+            if issues:
+                out.issues.extend(issues)
+                out.invalid_rows.append(row_number)
+        return out
+
+    def _parse(self, row_number: int, cells: Sequence[object], issues: list[Issue]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, position, column, spec, parse in self.parsers:
+            raw = cells[position]
+            if raw is None or (type(raw) is str and (not raw or raw.isspace())):
+                values[name] = None
+                continue
+            try:
+                values[name] = parse(raw, values.get("id_type") or "")
+            except Bad as bad:
+                issues.append((row_number, column, masked(spec, raw), bad.code, bad.message))
+        return values
+
+    def issue(self, row_number: int, name: str, value: object, code: str, message: Any) -> Issue:
+        spec = self.context.spec.field(name)
+        return (row_number, self.context.mapping.get(name, name), masked(spec, value), code, message)
+
+    def _required(self, row_number: int, op: str, values: dict[str, Any], issues: list[Issue]) -> None:
+        """A required field that is mapped must not be empty (a row may create the record)."""
+        if op == "D":
+            key = self.context.spec.key
+            names: Sequence[str] = key
+        else:
+            names = self.context.spec.required
+        for name in names:
+            if name in self.context.mapping and values.get(name) is None:
+                issues.append(self.issue(row_number, name, "", "required", _("This field is required.")))
+
+    def _reference(
+        self, row_number: int, name: str, table: dict[str, int], values: dict[str, Any], issues: list[Issue]
+    ) -> int | None:
+        code = values.get(name)
+        if code is None:
+            return None
+        found = table.get(code)
+        if found is None:
+            issues.append(
+                self.issue(
+                    row_number,
+                    name,
+                    code,
+                    "unknown_reference",
+                    _("No such code in fincrm: %(code)s.") % {"code": code},
+                )
+            )
+        return found
+
+    # ------------------------------------------------------------ customers
+
+    def _customers(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        context = self.context
+        self._required(row_number, op, values, issues)
+        if op == "D":
+            issues.append(
+                self.issue(
+                    row_number,
+                    "customer_number",
+                    values.get("customer_number"),
+                    "delete_not_allowed",
+                    _("Customers are never deleted by a file: set their lifecycle stage or status instead."),
+                )
+            )
+        kind = values.get("kind")
+        id_type = values.get("id_type")
+        if id_type and kind:
+            allowed = INDIVIDUAL_ID_TYPES if kind == CustomerKind.INDIVIDUAL else CORPORATE_ID_TYPES
+            if id_type not in allowed:
+                issues.append(
+                    self.issue(
+                        row_number,
+                        "id_type",
+                        id_type,
+                        "choice",
+                        _("This ID type does not fit the customer type."),
+                    )
+                )
+        if values.get("birth_date") and values["birth_date"] > context.today:
+            issues.append(
+                self.issue(
+                    row_number,
+                    "birth_date",
+                    values["birth_date"],
+                    "date",
+                    _("A date of birth cannot be in the future."),
+                )
+            )
+        unit = self._reference(row_number, "org_unit", context.org_units, values, issues)
+        if unit is not None and context.creatable_units is not None and unit not in context.creatable_units:
+            issues.append(
+                self.issue(
+                    row_number,
+                    "org_unit",
+                    values["org_unit"],
+                    "out_of_scope",
+                    _("This org unit is outside your data scope."),
+                )
+            )
+        manager = self._reference(row_number, "primary_manager", context.users, values, issues)
+        team = self._reference(row_number, "covering_team", context.teams, values, issues)
+        if issues:
+            return
+        uid = synth_rows.row_uid()
+        seal = self.sealer.seal
+        table = "customers_customer"
+        id_number = values.get("id_number")
+        if id_number and id_type == IdType.RESIDENT_ID:  # checked: 18 characters, a real birth date
+            if values.get("birth_date") is None and "birth_date" not in context.mapping:
+                values["birth_date"] = date(
+                    int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])
+                )
+            if not values.get("gender") and "gender" not in context.mapping:
+                values["gender"] = "male" if int(id_number[16]) % 2 else "female"
+        name = values.get("name")
+        pinyin = None
+        if name:
+            pinyin, terms = customer_terms(name)
+            out.terms.extend((row_number, term_kind, term) for term_kind, term in terms)
+        rating = values.get("aml_risk_rating")
+        derived_review = self.reviews.get(rating) if rating else None
+        assessed = values.get("risk_assessed_on")
+        derived_expiry = _expiry(assessed, context.risk_validity_months) if assessed else None
+        mobile, email, address = values.get("mobile"), values.get("email"), values.get("address")
+        out.rows.append(
+            (
+                row_number,
+                op,
+                uid,
+                values.get("customer_number"),
+                kind,
+                name,
+                pinyin,
+                id_type or "",
+                seal(table, "id_number", uid, id_number) if id_number else None,
+                self.index(id_number, "id_number") if id_number else None,
+                values.get("id_expires_on"),
+                values.get("gender") or "",
+                values.get("birth_date"),
+                values.get("nationality") or "",
+                seal(table, "mobile", uid, mobile) if mobile else None,
+                self.index(mobile, "mobile") if mobile else None,
+                seal(table, "email", uid, email) if email else None,
+                self.index(email, "email") if email else None,
+                seal(table, "address", uid, address) if address else None,
+                self.index(address, "text") if address else None,
+                values.get("occupation") or "",
+                values.get("employer") or "",
+                values.get("income_band") or "",
+                values.get("source_of_funds") or "",
+                values.get("industry") or "",
+                rating,
+                values.get("aml_next_review_on"),
+                derived_review,
+                values.get("risk_tolerance") or "",
+                assessed,
+                values.get("risk_expires_on"),
+                derived_expiry,
+                values.get("is_professional_investor"),
+                values.get("lifecycle_stage"),
+                values.get("source_channel"),
+                values.get("value_tier"),
+                unit,
+                manager,
+                team,
+                values.get("parent_company"),
+            )
+        )
+
+    # ------------------------------------------------------------ contacts
+
+    def _contacts(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        self._required(row_number, op, values, issues)
+        if values.get("customer_number") and values.get("customer_number") == values.get(
+            "related_customer_number"
+        ):
+            issues.append(
+                self.issue(
+                    row_number,
+                    "related_customer_number",
+                    values["related_customer_number"],
+                    "format",
+                    _("A customer cannot be related to itself."),
+                )
+            )
+        starts, ends = values.get("starts_on"), values.get("ends_on")
+        if starts and ends and ends < starts:
+            issues.append(
+                self.issue(row_number, "ends_on", ends, "date", _("The end date is before the start date."))
+            )
+        if issues:
+            return
+        out.rows.append(
+            (
+                row_number,
+                op,
+                values.get("customer_number"),
+                values.get("related_customer_number"),
+                values.get("kind"),
+                starts,
+                ends,
+                values.get("note") or "",
+            )
+        )
+
+    # ------------------------------------------------------------ accounts
+
+    def _account_parts(self, kind: str, number: str, uid: str, table: str, column: str) -> tuple[Any, ...]:
+        """(ciphertext or None, blind index, last 4, first 6) as fincrm.portfolio stores a number."""
+        index = self.index(number, "account_number")
+        if kind == Account.Kind.CREDIT_CARD:
+            stored = (
+                self.sealer.seal(table, column, uid, number) if self.context.store_full_card_numbers else None
+            )
+            return stored, index, number[-4:], number[:6]
+        return self.sealer.seal(table, column, uid, number), index, number[-4:], ""
+
+    def _accounts(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        self._required(row_number, op, values, issues)
+        product = self._reference(row_number, "product", self.context.products, values, issues)
+        unit = self._reference(row_number, "org_unit", self.context.org_units, values, issues)
+        number = values.get("account_number") or ""
+        kind = values.get("kind") or ""
+        if kind == Account.Kind.CREDIT_CARD and number:
+            try:  # a card number carries a Luhn check digit
+                checked_value(check_bank_card(number, origin="staff"))
+            except Bad as bad:
+                issues.append(self.issue(row_number, "account_number", number, bad.code, bad.message))
+        if issues:
+            return
+        uid = synth_rows.row_uid()
+        stored, index, last4, first6 = self._account_parts(
+            kind, number, uid, "portfolio_account", "account_number"
+        )
+        out.rows.append(
+            (
+                row_number,
+                op,
+                uid,
+                index,
+                stored,
+                last4,
+                first6,
+                values.get("customer_number"),
+                kind or None,
+                product,
+                values.get("currency"),
+                values.get("balance"),
+                values.get("opened_on"),
+                values.get("status"),
+                unit,
+            )
+        )
+
+    # ------------------------------------------------------------ holdings
+
+    def _holdings(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        self._required(row_number, op, values, issues)
+        product = self._reference(row_number, "product", self.context.products, values, issues)
+        start, maturity = values.get("start_date"), values.get("maturity_date")
+        if start and maturity and maturity < start:
+            issues.append(
+                self.issue(
+                    row_number,
+                    "maturity_date",
+                    maturity,
+                    "date",
+                    _("The maturity date is before the start date."),
+                )
+            )
+        if issues:
+            return
+        number = values.get("account_number")
+        out.rows.append(
+            (
+                row_number,
+                op,
+                values.get("source_ref"),
+                values.get("customer_number"),
+                self.index(number, "account_number") if number else None,
+                product,
+                values.get("amount"),
+                values.get("currency"),
+                values.get("market_value"),
+                values.get("cash_value"),
+                start,
+                maturity,
+            )
+        )
+
+    # ------------------------------------------------------------ transactions
+
+    def _transactions(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        self._required(row_number, op, values, issues)
+        if issues:
+            return
+        uid = synth_rows.row_uid()
+        number = values.get("account_number") or ""
+        counterparty = values.get("counterparty_account")
+        booked = values.get("booked_at")
+        business = values.get("business_date") or (booked.date() if booked else None)
+        out.rows.append(
+            (
+                row_number,
+                op,
+                uid,
+                values.get("source_ref"),
+                self.account_index(number),
+                booked,
+                business,
+                values.get("amount"),
+                values.get("currency"),
+                values.get("direction"),
+                values.get("channel"),
+                values.get("transaction_type"),
+                self.sealer.seal("portfolio_transaction", "counterparty_account", uid, counterparty)
+                if counterparty
+                else None,
+                self.index(counterparty, "account_number") if counterparty else None,
+                values.get("cross_border"),
+            )
+        )
+
+    # ------------------------------------------------------------ products
+
+    def _products(
+        self, row_number: int, op: str, values: dict[str, Any], out: Prepared, issues: list[Issue]
+    ) -> None:
+        self._required(row_number, op, values, issues)
+        if issues:
+            return
+        out.rows.append(
+            (
+                row_number,
+                op,
+                values.get("code"),
+                values.get("name"),
+                values.get("product_type"),
+                values.get("issuer"),
+                values.get("risk_level"),
+                values.get("currency"),
+                values.get("term_days"),
+                values.get("is_private"),
+                values.get("is_active"),
+            )
+        )
