@@ -5,6 +5,9 @@ fincrm/users/api_auth.py) unless it declares ``auth=None``.
 """
 
 from fincrm.customers.api import router as customers_router
+from fincrm.integration.api import router as imports_router
+from fincrm.integration.api_export import router as export_router
+from fincrm.integration.api_feeds import router as feeds_router
 from fincrm.org.api import router as org_router
 from fincrm.platform.api import build_api
 from fincrm.portfolio.api import router as portfolio_router
@@ -22,3 +25,6 @@ api.add_router("", privacy_router)
 api.add_router("", security_router)
 api.add_router("", products_router)
 api.add_router("", portfolio_router)
+api.add_router("", export_router)
+api.add_router("", imports_router)
+api.add_router("", feeds_router)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("customers/", include("fincrm.customers.urls")),
     path("privacy/", include("fincrm.privacy.urls")),
     path("products/", include("fincrm.products.urls")),
+    path("imports/", include("fincrm.integration.urls")),
     path("", include("fincrm.users.urls")),
     path("", include("fincrm.web.urls")),
 ]

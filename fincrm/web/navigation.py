@@ -54,6 +54,7 @@ SECTIONS: tuple[NavSection, ...] = (
         (
             NavItem(_("Duplicates"), "customers:duplicate-list", ("customer.merge",), icon="checklist"),
             NavItem(_("Tags"), "customers:tag-list", ("customer.tag.manage",), icon="checklist"),
+            NavItem(_("Data import"), "integration:batch-list", ("data.import",), icon="checklist"),
             NavItem(
                 _("Custom fields"),
                 "customers:custom-field-list",
