@@ -206,7 +206,7 @@ ENTITIES: dict[str, EntitySpec] = {
             ImportEntity.CONTACTS.label,
             CONTACT_FIELDS,
             ("customer_number", "related_customer_number", "kind"),
-            _("ends the relationship on the feed's business date"),
+            _("ends the relationship on the day the feed is applied"),
         ),
         EntitySpec(
             ImportEntity.ACCOUNTS,

@@ -49,7 +49,13 @@ from django.utils.translation import gettext as _
 from fincrm.audit.services import audit_record
 from fincrm.integration import readers
 from fincrm.integration.entities import ENTITIES
-from fincrm.integration.importer import ENTITY_PERMISSIONS, PARALLEL_FROM_ROWS, Load, entity_turn
+from fincrm.integration.importer import (
+    AUM_ENTITIES,
+    ENTITY_PERMISSIONS,
+    PARALLEL_FROM_ROWS,
+    Load,
+    entity_turn,
+)
 from fincrm.integration.models import FeedRun
 from fincrm.platform import outbox, transaction
 from fincrm.platform.access import require_permission
@@ -64,8 +70,6 @@ MANIFEST = "manifest.json"
 PERMISSION = "data.feed"
 # Dependency order: a file may refer to what an earlier one creates.
 ORDER = ("products", "customers", "contacts", "accounts", "holdings", "transactions")
-# AUM is balances plus holdings' values: only these entities move it.
-AUM_ENTITIES = ("accounts", "holdings")
 NEEDS_PRODUCTS = ("accounts", "holdings")  # their rows name product codes
 MAX_MANIFEST_BYTES = 64 * 1024
 ERROR_ISSUES = 20  # issues quoted in a failed feed's error
@@ -577,7 +581,7 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
                         ("rows", "inserted", "updated", "unchanged", "deleted"), 0
                     )
                     continue
-                with entity_turn(spec.entity):
+                with entity_turn(spec.entity, until_commit=True):
                     load.check()
                     if load.invalid:
                         raise FeedRejected("invalid_rows", _issues_text(spec, load.issues, load.invalid))

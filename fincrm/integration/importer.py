@@ -48,7 +48,9 @@ CHUNK_ROWS = 5_000  # rows per preparation task: bounds memory, not the file siz
 ISSUE_CAP = 10_000  # issues kept per batch (all are counted)
 PER_RECORD_AUDIT_LIMIT = 10_000  # above this many changed records, one audit event names 1,000 of them
 RECORDS_PER_EVENT = 1_000
-PARALLEL_FROM_ROWS = 20_000  # smaller files are prepared in-process
+PARALLEL_FROM_ROWS = 20_000
+# What AUM is made of (DOMAIN.md): account balances and holdings, not the transactions themselves.
+AUM_ENTITIES = frozenset({"accounts", "holdings"})  # smaller files are prepared in-process
 
 ENTITY_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "customers": ("customer.create", "customer.edit"),
@@ -436,6 +438,10 @@ def _save(batch: ImportBatch, **fields: Any) -> None:
     ImportBatch.objects.filter(pk=batch.pk).update(**fields, updated_at=timezone.now())
 
 
+def _failed(batch: ImportBatch, error: str) -> None:
+    _save(batch, status=ImportBatch.Status.FAILED, phase="", finished_at=timezone.now(), error=error)
+
+
 def _store_issues(batch: ImportBatch, issues: Sequence[Issue]) -> None:
     ImportIssue.objects.filter(batch=batch).delete()
     ImportIssue.objects.bulk_create(
@@ -532,24 +538,12 @@ def import_run(
     except uploads.UploadDamaged:
         turn.close()
         load.drop()
-        _save(
-            batch,
-            status=ImportBatch.Status.FAILED,
-            phase="",
-            finished_at=timezone.now(),
-            error=_("The stored file is damaged or was altered; nothing was written. Upload it again."),
-        )
+        _failed(batch, _("The stored file is damaged or was altered; nothing was written. Upload it again."))
         return ImportOutcome(status=batch.status, seconds=time.perf_counter() - started)
     except BaseException:
         turn.close()
         load.drop()
-        _save(
-            batch,
-            status=ImportBatch.Status.FAILED,
-            phase="",
-            finished_at=timezone.now(),
-            error=_("The import stopped on an internal error; nothing was written."),
-        )
+        _failed(batch, _("The import stopped on an internal error; nothing was written."))
         raise
     outcome = ImportOutcome(
         status="", rows_total=load.rows, rows_invalid=load.invalid, issue_count=load.issue_count
@@ -593,13 +587,7 @@ def import_run(
                 status=ImportBatch.Status.DONE, phase="", finished_at=timezone.now(), **counts, **result
             )
     except BaseException:
-        _save(
-            batch,
-            status=ImportBatch.Status.FAILED,
-            phase="",
-            finished_at=timezone.now(),
-            error=_("The import stopped on an internal error; nothing was written."),
-        )
+        _failed(batch, _("The import stopped on an internal error; nothing was written."))
         raise
     finally:
         turn.close()
@@ -626,7 +614,7 @@ def _drop_abandoned_stages() -> None:
 
 def _after_merge(actor: Actor, batch: ImportBatch, merged: Merged) -> None:
     """Derived values follow the data: AUM of the customers whose portfolio changed."""
-    if batch.entity in ("accounts", "holdings", "transactions") and merged.customer_ids:
+    if batch.entity in AUM_ENTITIES and merged.customer_ids:
         portfolio_services.aum_refresh(sorted(merged.customer_ids), actor=actor)
 
 

@@ -11,7 +11,7 @@ row id). Checks fill the stage's working columns: ``target_id`` (the matched rec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -154,6 +154,40 @@ class Checker:
         )
         self.stage.execute("UPDATE {s} SET action = 'insert' WHERE target_id IS NULL AND action IS NULL")
 
+    def deletes(self) -> None:
+        """A feed's "D" rows: delete what exists; deleting what does not is nothing to do."""
+        self.stage.execute(
+            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        )
+        self.stage.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+
+    def required_for_new(self, fields: Sequence[tuple[str, str]], message: Any) -> None:
+        """Rows that create a record need these stage columns (pairs: column, field it comes from)."""
+        for column, field_name in fields:
+            self.flag(
+                f"s.target_id IS NULL AND s.op = 'U' AND s.{column} IS NULL",
+                [],
+                field_name,
+                "required",
+                message,
+            )
+
+    def customers_in_scope(
+        self, column: str, field_name: str, *, when: str = "TRUE", message: Any = None
+    ) -> None:
+        """Rows whose customer (resolved into ``column``) is unknown or outside the actor's edit
+        scope are refused alike: the file learns nothing about customers it may not touch."""
+        editable = _scope_sql(self.actor, EDIT)
+        outside = f" OR s.{column} NOT IN ({editable[0]})" if editable is not None else ""
+        self.flag(
+            f"({when}) AND (s.{column} IS NULL{outside})",
+            editable[1] if editable is not None else [],
+            field_name,
+            "unknown_reference",
+            message or _("No customer with this number in your data scope."),
+            value_sql=f"s.{field_name}" if field_name != "account_number" else "''",
+        )
+
     def count(self, action: str) -> int:
         return int(self.stage.fetch("SELECT COUNT(*) FROM {s} WHERE action = %s", [action])[0][0])
 
@@ -196,41 +230,59 @@ def _now_param() -> Any:
 
 # ---------------------------------------------------------------- customers
 
-CUSTOMER_PLAIN = (
-    "kind",
-    "name",
-    "id_type",
-    "id_expires_on",
-    "gender",
-    "birth_date",
-    "nationality",
-    "occupation",
-    "employer",
-    "income_band",
-    "source_of_funds",
-    "industry",
-    "aml_risk_rating",
-    "aml_next_review_on",
-    "risk_tolerance",
-    "risk_assessed_on",
-    "risk_expires_on",
-    "is_professional_investor",
-    "lifecycle_stage",
-    "source_channel",
-    "value_tier",
+
+# What an import sets, per mapped field: {x} is the stage row, {c} the customer as it is. The same
+# expression decides whether a row changes anything, so a file imported twice changes nothing the
+# second time. An empty cell clears a field that may be empty, and keeps the rest.
+def _blank(name: str) -> str:
+    return f"COALESCE({{x}}.{name}, '')"
+
+
+def _keep(name: str) -> str:
+    return f"COALESCE({{x}}.{name}, {{c}}.{name})"
+
+
+def _given(name: str) -> str:
+    return f"{{x}}.{name}"
+
+
+_AML_REVIEW = (
+    "COALESCE({x}.aml_next_review_on, CASE WHEN {x}.aml_risk_rating IS NOT NULL AND {x}.aml_risk_rating "
+    "<> {c}.aml_risk_rating THEN {x}.derived_review ELSE {c}.aml_next_review_on END)"
 )
-CUSTOMER_SEALED = {
-    "id_number": "id_number_bidx",
-    "mobile": "mobile_bidx",
-    "email": "email_bidx",
-    "address": "address_bidx",
+_RISK_EXPIRY = (
+    "COALESCE({x}.risk_expires_on, CASE WHEN {x}.risk_assessed_on IS NOT NULL AND ({c}.risk_assessed_on "
+    "IS NULL OR {x}.risk_assessed_on <> {c}.risk_assessed_on) THEN {x}.derived_expiry "
+    "ELSE {c}.risk_expires_on END)"
+)
+_BLANKS = (
+    "id_type", "gender", "occupation", "employer", "income_band", "source_of_funds", "industry",
+    "risk_tolerance",
+)  # fmt: skip
+_KEPT = ("kind", "aml_risk_rating", "lifecycle_stage", "source_channel", "value_tier", "nationality")
+# field -> ((column, expression), ...): the columns the field sets (the first one is compared)
+CUSTOMER_SETS: dict[str, tuple[tuple[str, str], ...]] = {
+    **{name: ((name, _blank(name)),) for name in _BLANKS},
+    **{name: ((name, _keep(name)),) for name in _KEPT},
+    "name": (("name", _keep("name")), ("name_pinyin", _keep("name_pinyin"))),
+    **{name: ((name, _given(name)),) for name in ("id_expires_on", "birth_date", "risk_assessed_on")},
+    "is_professional_investor": (
+        ("is_professional_investor", "COALESCE({x}.is_professional_investor, FALSE)"),
+    ),
+    # Compared through their blind indexes (never ciphertext): the index column comes first.
+    **{
+        name: ((f"{name}_bidx", _given(f"{name}_bidx")), (name, _given(name)))
+        for name in ("id_number", "mobile", "email", "address")
+    },
+    "org_unit": (("org_unit_id", _keep("org_unit_id")),),
+    "primary_manager": (("primary_manager_id", _given("primary_manager_id")),),
+    "covering_team": (("covering_team_id", _given("covering_team_id")),),
+    "parent_company": (("parent_company_id", _given("ref_id")),),
+    "aml_next_review_on": (("aml_next_review_on", _AML_REVIEW),),
+    "risk_expires_on": (("risk_expires_on", _RISK_EXPIRY),),
 }
-CUSTOMER_REFS = {
-    "org_unit": "org_unit_id",
-    "primary_manager": "primary_manager_id",
-    "covering_team": "covering_team_id",
-    "parent_company": "parent_company_id",
-}
+# A derived date follows its source even when the date's own column is not in the file.
+DERIVED = {"aml_risk_rating": "aml_next_review_on", "risk_assessed_on": "risk_expires_on"}
 
 
 class CustomerChecker(Checker):
@@ -320,14 +372,10 @@ class CustomerChecker(Checker):
             outside_params,
         )
         # New customers need what a customer cannot be without.
-        for name, label in (("kind", "kind"), ("name", "name"), ("org_unit_id", "org_unit")):
-            self.flag(
-                f"s.target_id IS NULL AND s.{name} IS NULL",
-                [],
-                label,
-                "required",
-                _("A new customer needs this field."),
-            )
+        self.required_for_new(
+            (("kind", "kind"), ("name", "name"), ("org_unit_id", "org_unit")),
+            _("A new customer needs this field."),
+        )
         if "parent_company" in self.mapping:
             s.execute(
                 "UPDATE {s} SET ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = "
@@ -342,30 +390,10 @@ class CustomerChecker(Checker):
                 _("No customer has this number (as parent company)."),
                 value_sql="s.parent_company",
             )
-        compare: dict[str, tuple[str, str]] = {name: (f"s.{name}", name) for name in CUSTOMER_PLAIN}
-        for name, index in CUSTOMER_SEALED.items():
-            compare[name] = (f"s.{index}", index)
-        compare["org_unit"] = ("s.org_unit_id", "org_unit_id")
-        compare["primary_manager"] = ("s.primary_manager_id", "primary_manager_id")
-        compare["covering_team"] = ("s.covering_team_id", "covering_team_id")
-        compare["parent_company"] = ("s.ref_id", "parent_company_id")
-        self._compare_defaults(compare)
+        compare = {
+            name: (sets[0][1].format(x="s", c="t"), sets[0][0]) for name, sets in CUSTOMER_SETS.items()
+        }
         self.classify(compare, "customers_customer")
-
-    def _compare_defaults(self, compare: dict[str, tuple[str, str]]) -> None:
-        """Empty text cells are stored as '' (never NULL) in text columns: compare them so."""
-        for name in (
-            "id_type",
-            "gender",
-            "nationality",
-            "occupation",
-            "employer",
-            "income_band",
-            "source_of_funds",
-            "industry",
-            "risk_tolerance",
-        ):
-            compare[name] = (f"COALESCE(s.{name}, '')", name)
 
     def merge(self) -> Merged:
         s = self.stage
@@ -459,68 +487,16 @@ class CustomerChecker(Checker):
         return merged
 
     def _assignments(self) -> str:
-        """SET clauses for the mapped fields (x: the stage row)."""
-        parts: list[str] = []
-        for name in CUSTOMER_PLAIN:
-            if name not in self.mapping:
-                continue
-            if name in ("aml_next_review_on", "risk_expires_on"):
-                continue
-            if name in (
-                "id_type",
-                "gender",
-                "nationality",
-                "occupation",
-                "employer",
-                "income_band",
-                "source_of_funds",
-                "industry",
-                "risk_tolerance",
-            ):
-                parts.append(f"{name} = COALESCE(x.{name}, '')")
-            elif name in ("is_professional_investor",):
-                parts.append(f"{name} = COALESCE(x.{name}, FALSE)")
-            elif name in (
-                "kind",
-                "name",
-                "aml_risk_rating",
-                "lifecycle_stage",
-                "source_channel",
-                "value_tier",
-            ):
-                parts.append(f"{name} = COALESCE(x.{name}, customers_customer.{name})")
-            else:
-                parts.append(f"{name} = x.{name}")
-        if "name" in self.mapping:
-            parts.append("name_pinyin = COALESCE(x.name_pinyin, customers_customer.name_pinyin)")
-        # Derived KYC dates follow their source only when it changed (and no date was given).
-        if "aml_next_review_on" in self.mapping:
-            parts.append("aml_next_review_on = x.aml_next_review_on")
-        elif "aml_risk_rating" in self.mapping:
-            parts.append(
-                "aml_next_review_on = CASE WHEN x.changed LIKE '%%aml_risk_rating,%%' THEN x.derived_review "
-                "ELSE customers_customer.aml_next_review_on END"
-            )
-        if "risk_expires_on" in self.mapping:
-            parts.append("risk_expires_on = x.risk_expires_on")
-        elif "risk_assessed_on" in self.mapping:
-            parts.append(
-                "risk_expires_on = CASE WHEN x.changed LIKE '%%risk_assessed_on,%%' THEN x.derived_expiry "
-                "ELSE customers_customer.risk_expires_on END"
-            )
-        for name, index in CUSTOMER_SEALED.items():
-            if name in self.mapping:
-                parts.append(f"{name} = x.{name}")
-                parts.append(f"{index} = x.{index}")
-        if "org_unit" in self.mapping:
-            parts.append("org_unit_id = COALESCE(x.org_unit_id, customers_customer.org_unit_id)")
-        if "primary_manager" in self.mapping:
-            parts.append("primary_manager_id = x.primary_manager_id")
-        if "covering_team" in self.mapping:
-            parts.append("covering_team_id = x.covering_team_id")
-        if "parent_company" in self.mapping:
-            parts.append("parent_company_id = x.ref_id")
-        return ", ".join(parts)
+        """SET clauses for the mapped fields (x: the stage row), the expressions ``classify`` compared."""
+        fields = [name for name in CUSTOMER_SETS if name in self.mapping]
+        fields += [
+            derived for source, derived in DERIVED.items() if source in self.mapping and derived not in fields
+        ]
+        return ", ".join(
+            f"{column} = {expression.format(x='x', c='customers_customer')}"
+            for name in fields
+            for column, expression in CUSTOMER_SETS[name]
+        )
 
     def _history(self, now: Any) -> None:
         """Lifecycle and coverage history of updated customers, written before the update."""
@@ -570,17 +546,14 @@ class ContactChecker(Checker):
             "c.customer_number = "
             "{s}.related_customer_number)"
         )
-        self._customers_in_scope("ref_id", "customer_number")
-        self._customers_in_scope("ref2_id", "related_customer_number")
+        self.customers_in_scope("ref_id", "customer_number")
+        self.customers_in_scope("ref2_id", "related_customer_number")
         s.execute(
             "UPDATE {s} SET target_id = (SELECT r.id FROM customers_relationship r WHERE "
             "r.from_customer_id = "
             "{s}.ref_id AND r.to_customer_id = {s}.ref2_id AND r.kind = {s}.kind) WHERE action IS NULL"
         )
-        s.execute(
-            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
-        )
-        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.deletes()
         self.classify(
             {
                 "starts_on": ("s.starts_on", "starts_on"),
@@ -588,22 +561,6 @@ class ContactChecker(Checker):
                 "note": ("COALESCE(s.note, '')", "note"),
             },
             "customers_relationship",
-        )
-
-    def _customers_in_scope(self, column: str, field_name: str) -> None:
-        editable = _scope_sql(self.actor, EDIT)
-        condition = f"s.{column} IS NULL"
-        params: list[Any] = []
-        if editable is not None:
-            condition = f"(s.{column} IS NULL OR s.{column} NOT IN ({editable[0]}))"
-            params = editable[1]
-        self.flag(
-            condition,
-            params,
-            field_name,
-            "unknown_reference",
-            _("No customer with this number in your data scope."),
-            value_sql=f"s.{field_name}",
         )
 
     def merge(self) -> Merged:
@@ -672,16 +629,7 @@ class AccountChecker(Checker):
             "UPDATE {s} SET ref_id = c.id FROM customers_customer c WHERE c.customer_number = "
             "{s}.customer_number"
         )
-        editable = _scope_sql(self.actor, EDIT)
-        scope = f" OR s.ref_id NOT IN ({editable[0]})" if editable is not None else ""
-        self.flag(
-            f"s.customer_number IS NOT NULL AND (s.ref_id IS NULL{scope})",
-            editable[1] if editable is not None else [],
-            "customer_number",
-            "unknown_reference",
-            _("No customer with this number in your data scope."),
-            value_sql="s.customer_number",
-        )
+        self.customers_in_scope("ref_id", "customer_number", when="s.customer_number IS NOT NULL")
         self.flag(
             "s.target_id IS NOT NULL AND s.ref_id IS NOT NULL AND EXISTS (SELECT 1 FROM portfolio_account a "
             "WHERE a.id = s.target_id AND a.customer_id <> s.ref_id)",
@@ -690,27 +638,21 @@ class AccountChecker(Checker):
             "conflict",
             _("This account belongs to another customer."),
         )
-        for name, label in (("kind", "kind"), ("ref_id", "customer_number"), ("opened_on", "opened_on")):
-            self.flag(
-                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
-                [],
-                label,
-                "required",
-                _("A new account needs this field."),
-            )
-        s.execute(
-            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        self.required_for_new(
+            (("kind", "kind"), ("ref_id", "customer_number"), ("opened_on", "opened_on")),
+            _("A new account needs this field."),
         )
-        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.deletes()
         self.classify(
             {
-                "kind": ("s.kind", "kind"),
-                "product": ("s.product_id", "product_id"),
-                "currency": ("s.currency", "currency"),
-                "balance": ("s.balance", "balance"),
-                "opened_on": ("s.opened_on", "opened_on"),
-                "status": ("s.status", "status"),
-                "org_unit": ("s.org_unit_id", "org_unit_id"),
+                # what merge() sets: an empty cell keeps the stored value
+                "kind": ("COALESCE(s.kind, t.kind)", "kind"),
+                "product": ("COALESCE(s.product_id, t.product_id)", "product_id"),
+                "currency": ("COALESCE(s.currency, t.currency)", "currency"),
+                "balance": ("COALESCE(s.balance, t.balance)", "balance"),
+                "opened_on": ("COALESCE(s.opened_on, t.opened_on)", "opened_on"),
+                "status": ("COALESCE(s.status, t.status)", "status"),
+                "org_unit": ("COALESCE(s.org_unit_id, t.org_unit_id)", "org_unit_id"),
             },
             "portfolio_account",
         )
@@ -797,16 +739,7 @@ class HoldingChecker(Checker):
             "ref2_id = (SELECT a.id FROM portfolio_account a WHERE a.account_number_bidx = "
             "{s}.account_number_bidx)"
         )
-        editable = _scope_sql(self.actor, EDIT)
-        scope = f" OR s.ref_id NOT IN ({editable[0]})" if editable is not None else ""
-        self.flag(
-            f"s.customer_number IS NOT NULL AND (s.ref_id IS NULL{scope})",
-            editable[1] if editable is not None else [],
-            "customer_number",
-            "unknown_reference",
-            _("No customer with this number in your data scope."),
-            value_sql="s.customer_number",
-        )
+        self.customers_in_scope("ref_id", "customer_number", when="s.customer_number IS NOT NULL")
         self.flag(
             "s.account_number_bidx IS NOT NULL AND (s.ref2_id IS NULL OR NOT EXISTS (SELECT 1 FROM "
             "portfolio_account a WHERE a.id = s.ref2_id AND a.customer_id = s.ref_id))",
@@ -824,33 +757,27 @@ class HoldingChecker(Checker):
             _("This holding belongs to another customer."),
             value_sql="s.source_ref",
         )
-        for name, label in (
-            ("ref_id", "customer_number"),
-            ("product_id", "product"),
-            ("amount", "amount"),
-            ("market_value", "market_value"),
-            ("start_date", "start_date"),
-        ):
-            self.flag(
-                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
-                [],
-                label,
-                "required",
-                _("A new holding needs this field."),
-            )
-        s.execute(
-            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        self.required_for_new(
+            (
+                ("ref_id", "customer_number"),
+                ("product_id", "product"),
+                ("amount", "amount"),
+                ("market_value", "market_value"),
+                ("start_date", "start_date"),
+            ),
+            _("A new holding needs this field."),
         )
-        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.deletes()
         self.classify(
             {
+                # what merge() sets: an empty cell keeps a required value and clears an optional one
                 "account_number": ("s.ref2_id", "account_id"),
-                "product": ("s.product_id", "product_id"),
-                "amount": ("s.amount", "amount"),
-                "currency": ("s.currency", "currency"),
-                "market_value": ("s.market_value", "market_value"),
+                "product": ("COALESCE(s.product_id, t.product_id)", "product_id"),
+                "amount": ("COALESCE(s.amount, t.amount)", "amount"),
+                "currency": ("COALESCE(s.currency, t.currency)", "currency"),
+                "market_value": ("COALESCE(s.market_value, t.market_value)", "market_value"),
                 "cash_value": ("s.cash_value", "cash_value"),
-                "start_date": ("s.start_date", "start_date"),
+                "start_date": ("COALESCE(s.start_date, t.start_date)", "start_date"),
                 "maturity_date": ("s.maturity_date", "maturity_date"),
             },
             "portfolio_holding",
@@ -937,14 +864,16 @@ class TransactionChecker(Checker):
             "UPDATE {s} SET ref_id = a.id, ref2_id = a.customer_id FROM portfolio_account a "
             "WHERE a.account_number_bidx = {s}.account_number_bidx"
         )
-        editable = _scope_sql(self.actor, EDIT)
-        scope = f" OR s.ref2_id NOT IN ({editable[0]})" if editable is not None else ""
-        self.flag(
-            f"s.ref_id IS NULL{scope}",
-            editable[1] if editable is not None else [],
-            "account_number",
-            "unknown_reference",
-            _("No account with this number in your data scope."),
+        # An unknown account leaves ref2_id (its customer) empty.
+        self.customers_in_scope(
+            "ref2_id", "account_number", message=_("No account with this number in your data scope.")
+        )
+        self.required_for_new(  # every row books a transaction: the file must carry these
+            tuple(
+                (name, name)
+                for name in ("booked_at", "business_date", "amount", "direction", "channel", "transaction_type")
+            ),
+            _("A transaction needs this field."),
         )
         s.execute(
             "UPDATE {s} SET target_id = t.id FROM portfolio_transaction t WHERE t.account_id = {s}.ref_id "
@@ -986,6 +915,11 @@ class TransactionChecker(Checker):
         return merged
 
 
+PRODUCT_FIELDS = (
+    "name", "product_type", "issuer", "risk_level", "currency", "term_days", "is_private", "is_active",
+)  # fmt: skip
+
+
 class ProductChecker(Checker):
     def check(self) -> None:
         s = self.stage
@@ -993,31 +927,17 @@ class ProductChecker(Checker):
             "s.code", "code", _("The same product code appears on more than one row."), value_sql="s.code"
         )
         s.execute("UPDATE {s} SET target_id = (SELECT p.id FROM products_product p WHERE p.code = {s}.code)")
-        for name in ("name", "product_type", "risk_level"):
-            self.flag(
-                f"s.target_id IS NULL AND s.op = 'U' AND s.{name} IS NULL",
-                [],
-                name,
-                "required",
-                _("A new product needs this field."),
-            )
-        s.execute(
-            "UPDATE {s} SET action = 'delete' WHERE op = 'D' AND action IS NULL AND target_id IS NOT NULL"
+        self.required_for_new(
+            (("name", "name"), ("product_type", "product_type"), ("risk_level", "risk_level")),
+            _("A new product needs this field."),
         )
-        s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
+        self.deletes()
         self.classify(
-            {
-                name: (f"COALESCE(s.{name}, '')", name) if name == "issuer" else (f"s.{name}", name)
-                for name in (
-                    "name",
-                    "product_type",
-                    "issuer",
-                    "risk_level",
-                    "currency",
-                    "term_days",
-                    "is_private",
-                    "is_active",
-                )
+            {  # what merge() sets: an empty cell keeps the stored value (the term may be cleared)
+                name: ("s.term_days", name)
+                if name == "term_days"
+                else (f"COALESCE(s.{name}, t.{name})", name)
+                for name in PRODUCT_FIELDS
             },
             "products_product",
         )
@@ -1043,16 +963,7 @@ class ProductChecker(Checker):
             f"{name} = COALESCE(x.{name}, products_product.{name})"
             if name != "term_days"
             else "term_days = x.term_days"
-            for name in (
-                "name",
-                "product_type",
-                "issuer",
-                "risk_level",
-                "currency",
-                "term_days",
-                "is_private",
-                "is_active",
-            )
+            for name in PRODUCT_FIELDS
             if name in self.mapping
         ]
         if sets:

@@ -30,6 +30,7 @@ from fincrm.customers.services.profile import add_months
 from fincrm.integration import synth_rows
 from fincrm.integration.entities import (
     ENTITIES,
+    SHANGHAI,
     Bad,
     EntitySpec,
     FieldSpec,
@@ -316,7 +317,7 @@ class Preparer:
                 values.get("id_expires_on"),
                 values.get("gender") or "",
                 values.get("birth_date"),
-                values.get("nationality") or "",
+                values.get("nationality"),
                 seal(table, "mobile", uid, mobile) if mobile else None,
                 self.index(mobile, "mobile") if mobile else None,
                 seal(table, "email", uid, email) if email else None,
@@ -405,8 +406,8 @@ class Preparer:
         number = values.get("account_number") or ""
         kind = values.get("kind") or ""
         if kind == Account.Kind.CREDIT_CARD and number:
-            try:  # a card number carries a Luhn check digit
-                checked_value(check_bank_card(number, origin="staff"))
+            try:  # a card number carries a Luhn check digit (a feed's legacy card only warns)
+                checked_value(check_bank_card(number, origin="feed" if self.context.deletes else "staff"))
             except Bad as bad:
                 issues.append(self.issue(row_number, "account_number", number, bad.code, bad.message))
         if issues:
@@ -485,7 +486,7 @@ class Preparer:
         number = values.get("account_number") or ""
         counterparty = values.get("counterparty_account")
         booked = values.get("booked_at")
-        business = values.get("business_date") or (booked.date() if booked else None)
+        business = values.get("business_date") or (booked.astimezone(SHANGHAI).date() if booked else None)
         out.rows.append(
             (
                 row_number,

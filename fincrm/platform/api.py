@@ -141,7 +141,9 @@ def _body_limit(request: HttpRequest) -> int:
     file; Django still caps their other fields at DATA_UPLOAD_MAX_MEMORY_SIZE. Other bodies are
     read into memory: the API's own limit."""
     if request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
-        return max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, int(settings.FINCRM_IMPORT_MAX_BYTES))
+        # The largest upload any endpoint takes (a feed's zip: four import files); each endpoint
+        # enforces its own, smaller cap while the file streams in.
+        return max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, 4 * int(settings.FINCRM_IMPORT_MAX_BYTES))
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 

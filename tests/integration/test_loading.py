@@ -283,3 +283,38 @@ def test_large_batches_name_many_records_per_audit_event(
     assert {record[1] for event in events for record in event.after["records"]} == {
         f"IMP{n:05d}" for n in range(5)
     }
+
+
+def test_empty_cells_and_defaults_are_stable_across_imports(world: World) -> None:
+    """Empty cells in mapped columns: the first import stores defaults, the second changes nothing."""
+    header = [*HEADER, "nationality", "lifecycle_stage", "value_tier", "risk_assessed_on", "occupation"]
+    data = [[*row, "", "", "", "", ""] for row in rows_for(2)]
+    data[0][-2] = "2026-01-05"
+    first = load("operations_a", "customers", header, data)
+    stored = Customer.objects.get(customer_number="IMP00000")
+    assert (stored.nationality, stored.lifecycle_stage, stored.value_tier) == ("CHN", "customer", "mass")
+    assert stored.risk_expires_on is not None
+    again = load("operations_a", "customers", header, data)
+    assert (first.inserted, again.updated, again.unchanged) == (2, 0, 2)
+    assert Customer.objects.get(customer_number="IMP00000").nationality == "CHN"
+    products = ["code", "name", "product_type", "risk_level", "issuer", "currency"]
+    load("operations_a", "products", products, [["P-9", "基金九号", "fund", "R3", "", ""]])
+    assert (
+        load("operations_a", "products", products, [["P-9", "基金九号", "fund", "R3", "", ""]]).unchanged == 1
+    )
+
+
+def test_a_transactions_file_without_a_required_column_is_refused(world: World) -> None:
+    load(
+        "operations_a", "accounts", ["account_number", "customer_number", "kind", "opened_on"],
+        [["6222020200112233", "W-A", "deposit", "2024-01-02"]],
+    )  # fmt: skip
+    header = ["source_ref", "account_number", "booked_at", "direction", "channel", "transaction_type"]
+    with pytest.raises(LoadRejected) as rejected:
+        load(
+            "operations_a",
+            "transactions",
+            header,
+            [["J-1", "6222020200112233", "2026-11-20T10:00", "in", "atm", "cash"]],
+        )
+    assert [(issue[1], issue[3]) for issue in rejected.value.issues] == [("amount", "required")]
