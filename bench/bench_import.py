@@ -1,0 +1,263 @@
+"""Issue 5 import figures: `fincrm import` of customers and transactions beside a raw COPY.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fincrm_bench \\
+        .venv/bin/python bench/bench_import.py --customers 1000000 --transactions 20000000
+
+Needs a PostgreSQL database whose name contains "bench", holding a synthetic bank
+(`fincrm synth`). For each entity it:
+
+1. writes the CSV (deterministic for --seed; bench/import_files.py) and, untimed, the same rows
+   already prepared (ciphertext, blind indexes, pinyin, ids) as COPY text;
+2. times a raw `COPY` of the prepared rows into a scratch table made
+   `LIKE <the real table> INCLUDING ALL` (same columns, defaults, indexes), then drops it;
+3. runs the import exactly as an operator would, `fincrm import FILE --data ENTITY --user USER`, in a
+   child process, and reads the child's peak RSS (os.wait4) and the peak PSS of its process tree;
+4. checks the rows arrived, prints rows/s of both and their ratio, and deletes the imported rows
+   (customers IM*, their search terms and other rows pointing at them; transactions IMT*) so the
+   benchmark can run again. Audit events stay: the audit table refuses deletes.
+
+Targets (issue 5): customers ≥ 20,000 rows/s (aim 35,000) and ≥ 0.3 times COPY; transactions ≥ 0.5 times
+COPY; peak memory ≤ 500 MB. The load average is printed first and last: on a shared machine trust
+the ratios more than the rates. Not a test; never run by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fincrm.settings")
+
+import django
+
+django.setup()
+
+import import_files  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from import_files import ChildRun, run_child  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FINCRM = str(ROOT / ".venv" / "bin" / "fincrm")
+CUSTOMER_PREFIX = "IM"
+TRANSACTION_PREFIX = "IMT"
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def copy_baseline(table: str, columns: tuple[str, ...], data: Path, rows: int) -> float:
+    """Seconds to COPY ``data`` into a fresh ``LIKE table INCLUDING ALL`` scratch table (committed)."""
+    scratch = f"bench_{table.split('_', 1)[1]}_copy"
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(scratch)}")
+        cursor.execute(f"CREATE TABLE {quote(scratch)} (LIKE {quote(table)} INCLUDING ALL)")
+        cursor.execute("CHECKPOINT")
+    try:
+        started = time.perf_counter()
+        statement = f"COPY {quote(scratch)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            data.open("rb") as handle,
+            cursor.cursor.copy(statement) as copy,
+        ):
+            while block := handle.read(1 << 20):
+                copy.write(block)
+        seconds = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {quote(scratch)}")
+            copied = cursor.fetchone()[0]
+        if copied != rows:
+            raise SystemExit(f"the baseline COPY wrote {copied:,} rows, expected {rows:,}")
+        return seconds
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {quote(scratch)}")
+
+
+def delete_imported_transactions(prefix: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM portfolio_transaction WHERE source_ref LIKE %s", [prefix + "%"])
+        return cursor.rowcount
+
+
+def count_transactions(prefix: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM portfolio_transaction WHERE source_ref LIKE %s", [prefix + "%"])
+        return int(cursor.fetchone()[0])
+
+
+def import_command(path: Path, entity: str, user: str, extra: list[str]) -> list[str]:
+    return [FINCRM, "import", str(path), "--data", entity, "--user", user, *extra]
+
+
+def report(entity: str, rows: int, run: ChildRun, copy_seconds: float, arrived: int, log: Path) -> bool:
+    rate = rows / run.seconds
+    copy_rate = rows / copy_seconds
+    say(f"  import: {rows:,} rows in {run.seconds:.1f} s = {rate:,.0f} rows/s (exit {run.returncode})")
+    say(f"  raw COPY of the same rows, prepared: {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
+    say(f"  ratio import / COPY: {rate / copy_rate:.2f}")
+    say(
+        f"  peak memory of the import: {run.maxrss_mb:,.0f} MB RSS (the process, wait4); "
+        f"{run.tree_pss_mb:,.0f} MB PSS (process + workers, sampled)"
+    )
+    ok = run.returncode == 0 and arrived == rows
+    if not ok:
+        say(f"  FAILED: {arrived:,} of {rows:,} {entity} arrived; the import's output is in {log}")
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        for line in tail:
+            say(f"    | {line[-200:]}")
+    return ok
+
+
+def bench_customers(options: argparse.Namespace, work: Path, keys: import_files.Keys) -> bool:
+    count = options.customers
+    say(f"\ncustomers: {count:,}")
+    left = import_files.delete_imported_customers(CUSTOMER_PREFIX)
+    if left:
+        say(f"  removed {left:,} customers left by an earlier run")
+    book = import_files.desks()
+    started = time.perf_counter()
+    written = import_files.write_customers_csv(
+        work / "customers.csv", count, options.seed, book, CUSTOMER_PREFIX
+    )
+    say(
+        f"  CSV: {written.path} {written.size / 2**20:,.0f} MiB, {written.rows:,} rows, "
+        f"made in {time.perf_counter() - started:.1f} s (not timed)"
+    )
+    started = time.perf_counter()
+    records = import_files.customer_records(count, options.seed, book, CUSTOMER_PREFIX)
+    prepared = import_files.prepared_customers(records, keys, import_files.Lookups.load())
+    copy_file = work / "customers.copy"
+    import_files.write_copy_file(copy_file, prepared)
+    say(
+        f"  prepared COPY text: {copy_file.stat().st_size / 2**20:,.0f} MiB "
+        f"in {time.perf_counter() - started:.1f} s (not timed)"
+    )
+    copy_seconds = copy_baseline("customers_customer", import_files.CUSTOMER_COPY_COLUMNS, copy_file, count)
+    copy_file.unlink()
+    command = import_command(written.path, "customers", options.user, options.import_args)
+    say(f"  running: {shlex.join(command)}")
+    log = work / "import-customers.log"
+    log.write_text("")
+    run = run_child(command, log)
+    arrived = import_files.count_customers(CUSTOMER_PREFIX)
+    ok = report("customers", count, run, copy_seconds, arrived, log)
+    if ok and count / run.seconds < 20_000:
+        say("  below the target of 20,000 rows/s")
+    if not options.keep:
+        deleted = import_files.delete_imported_customers(CUSTOMER_PREFIX)
+        say(f"  cleaned up: {deleted:,} imported customers deleted")
+        written.path.unlink()
+    return ok
+
+
+def bench_transactions(options: argparse.Namespace, work: Path, keys: import_files.Keys) -> bool:
+    count = options.transactions
+    prefix = f"{TRANSACTION_PREFIX}{options.seed}-"
+    say(f"\ntransactions: {count:,}")
+    left = delete_imported_transactions(TRANSACTION_PREFIX)
+    if left:
+        say(f"  removed {left:,} transactions left by an earlier run")
+    accounts = import_files.existing_accounts(max(1, min(options.accounts, count)))
+    if not accounts:
+        raise SystemExit("no synthetic accounts found: run `fincrm synth` on this database first")
+    say(
+        f"  over {len(accounts):,} existing accounts of the synthetic bank "
+        f"({count / len(accounts):,.0f} each)"
+    )
+    started = time.perf_counter()
+    written = import_files.write_transactions_csv(
+        work / "transactions.csv", count, options.seed, accounts, TRANSACTION_PREFIX
+    )
+    say(
+        f"  CSV: {written.path} {written.size / 2**20:,.0f} MiB, {written.rows:,} rows, "
+        f"made in {time.perf_counter() - started:.1f} s (not timed)"
+    )
+    started = time.perf_counter()
+    records = import_files.transaction_records(count, options.seed, accounts, TRANSACTION_PREFIX)
+    copy_file = work / "transactions.copy"
+    import_files.write_copy_file(copy_file, import_files.prepared_transactions(records, keys))
+    del accounts
+    say(
+        f"  prepared COPY text: {copy_file.stat().st_size / 2**20:,.0f} MiB "
+        f"in {time.perf_counter() - started:.1f} s (not timed)"
+    )
+    copy_seconds = copy_baseline(
+        "portfolio_transaction", import_files.TRANSACTION_COPY_COLUMNS, copy_file, count
+    )
+    copy_file.unlink()
+    command = import_command(written.path, "transactions", options.user, options.import_args)
+    say(f"  running: {shlex.join(command)}")
+    log = work / "import-transactions.log"
+    log.write_text("")
+    run = run_child(command, log)
+    arrived = count_transactions(prefix)
+    ok = report("transactions", count, run, copy_seconds, arrived, log)
+    if not options.keep:
+        deleted = delete_imported_transactions(TRANSACTION_PREFIX)
+        say(f"  cleaned up: {deleted:,} imported transactions deleted")
+        written.path.unlink()
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--customers", type=int, default=1_000_000, help="rows of the customers file (0: skip)"
+    )
+    parser.add_argument(
+        "--transactions", type=int, default=20_000_000, help="rows of the transactions file (0: skip)"
+    )
+    parser.add_argument(
+        "--accounts", type=int, default=100_000, help="spread transactions over this many accounts"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--user", default="sy_ops_hq", help="who imports (operations, institution scope)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/fincrm-bench-import"),  # noqa: S108 - a benchmark's scratch files, help="where the files go"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the imported rows and the CSV files")
+    parser.add_argument("--no-migrate", action="store_true", help="do not run `fincrm migrate` first")
+    parser.add_argument(
+        "--import-args", default="", help='more arguments for `fincrm import`, e.g. "--workers 2"'
+    )
+    options = parser.parse_args()
+    options.import_args = shlex.split(options.import_args)
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "postgresql" or "bench" not in name:
+        raise SystemExit(
+            f"run on a PostgreSQL database whose name contains 'bench' (this is {connection.vendor} {name})"
+        )
+    say(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    say(f"database: {name}; load average before: {load()}")
+    if not options.no_migrate:
+        subprocess.run([FINCRM, "migrate", "-v0"], check=True)  # noqa: S603 - our own command
+    options.work.mkdir(parents=True, exist_ok=True)
+    keys = import_files.current_keys()
+    ok = True
+    if options.customers:
+        ok &= bench_customers(options, options.work, keys)
+    if options.transactions:
+        ok &= bench_transactions(options, options.work, keys)
+    say(f"\nload average after: {load()}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
