@@ -159,8 +159,12 @@ class Transaction(RowUidMixin, models.Model):
 
     # uuid4 is unique by construction; a unique index here would block partitioning.
     row_uid = RowUidField(unique=False)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the (customer, booked_at, id) and (account, booked_at) indexes below: no
+    # single-column foreign-key indexes to keep up to date on every one of millions of rows.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     booked_at = models.DateTimeField(_("booked at"))
     business_date = models.DateField(_("business date"))
     amount = models.DecimalField(_("amount"), max_digits=20, decimal_places=2)
