@@ -59,6 +59,23 @@ class RecordSource:
 
 # (row number, column, value, code, message): value is already masked
 SqlIssue = tuple[int, str, str, str, Any]
+# What an import sets, per mapped field: ((column, expression), ...) where {x} is the stage row and
+# {c} the record as it is. The same expression decides whether a row changes anything (the first
+# column is compared), so a file imported twice changes nothing the second time. An empty cell
+# clears a field that may be empty and keeps the others.
+Sets = dict[str, tuple[tuple[str, str], ...]]
+
+
+def _blank(name: str) -> str:
+    return f"COALESCE({{x}}.{name}, '')"
+
+
+def _keep(name: str) -> str:
+    return f"COALESCE({{x}}.{name}, {{c}}.{name})"
+
+
+def _given(name: str) -> str:
+    return f"{{x}}.{name}"
 
 
 def _scope_sql(actor: Actor, action: str) -> tuple[str, list[Any]] | None:
@@ -188,6 +205,29 @@ class Checker:
             value_sql=f"s.{field_name}" if field_name != "account_number" else "''",
         )
 
+    def classify_sets(self, sets: Sets, table: str) -> None:
+        """``classify`` with the expressions the update will write (the first column of each field)."""
+        self.classify(
+            {name: (columns[0][1].format(x="s", c="t"), columns[0][0]) for name, columns in sets.items()},
+            table,
+        )
+
+    def update_sets(self, sets: Sets, table: str, now: Any, fields: Sequence[str] | None = None) -> int:
+        """One UPDATE of the rows classified ``update``, setting the mapped fields' columns."""
+        names = [name for name in sets if name in self.mapping] if fields is None else fields
+        parts = [
+            f"{column} = {expression.format(x='x', c=table)}"
+            for name in names
+            for column, expression in sets[name]
+        ]
+        if not parts:
+            return 0
+        return self.stage.execute(
+            f"UPDATE {table} SET updated_at = %s, {', '.join(parts)} FROM {{s}} AS x "
+            f"WHERE x.action = 'update' AND x.target_id = {table}.id",
+            [now],
+        )
+
     def count(self, action: str) -> int:
         return int(self.stage.fetch("SELECT COUNT(*) FROM {s} WHERE action = %s", [action])[0][0])
 
@@ -231,21 +271,6 @@ def _now_param() -> Any:
 # ---------------------------------------------------------------- customers
 
 
-# What an import sets, per mapped field: {x} is the stage row, {c} the customer as it is. The same
-# expression decides whether a row changes anything, so a file imported twice changes nothing the
-# second time. An empty cell clears a field that may be empty, and keeps the rest.
-def _blank(name: str) -> str:
-    return f"COALESCE({{x}}.{name}, '')"
-
-
-def _keep(name: str) -> str:
-    return f"COALESCE({{x}}.{name}, {{c}}.{name})"
-
-
-def _given(name: str) -> str:
-    return f"{{x}}.{name}"
-
-
 _AML_REVIEW = (
     "COALESCE({x}.aml_next_review_on, CASE WHEN {x}.aml_risk_rating IS NOT NULL AND {x}.aml_risk_rating "
     "<> {c}.aml_risk_rating THEN {x}.derived_review ELSE {c}.aml_next_review_on END)"
@@ -260,8 +285,7 @@ _BLANKS = (
     "risk_tolerance",
 )  # fmt: skip
 _KEPT = ("kind", "aml_risk_rating", "lifecycle_stage", "source_channel", "value_tier", "nationality")
-# field -> ((column, expression), ...): the columns the field sets (the first one is compared)
-CUSTOMER_SETS: dict[str, tuple[tuple[str, str], ...]] = {
+CUSTOMER_SETS: Sets = {
     **{name: ((name, _blank(name)),) for name in _BLANKS},
     **{name: ((name, _keep(name)),) for name in _KEPT},
     "name": (("name", _keep("name")), ("name_pinyin", _keep("name_pinyin"))),
@@ -390,10 +414,7 @@ class CustomerChecker(Checker):
                 _("No customer has this number (as parent company)."),
                 value_sql="s.parent_company",
             )
-        compare = {
-            name: (sets[0][1].format(x="s", c="t"), sets[0][0]) for name, sets in CUSTOMER_SETS.items()
-        }
-        self.classify(compare, "customers_customer")
+        self.classify_sets(CUSTOMER_SETS, "customers_customer")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -453,12 +474,13 @@ class CustomerChecker(Checker):
         updates = self.count("update")
         if updates:
             self._history(now)
-            assignments = self._assignments()
-            s.execute(
-                f"UPDATE customers_customer SET updated_at = %s, {assignments} "
-                "FROM {s} AS x WHERE x.action = 'update' AND x.target_id = customers_customer.id",
-                [now],
-            )
+            fields = [name for name in CUSTOMER_SETS if name in self.mapping]
+            fields += [
+                derived
+                for source, derived in DERIVED.items()
+                if source in self.mapping and derived not in fields
+            ]
+            self.update_sets(CUSTOMER_SETS, "customers_customer", now, fields)
             merged.updated = updates
         # Search terms of new customers and of renamed ones
         if "name" in self.mapping:
@@ -485,18 +507,6 @@ class CustomerChecker(Checker):
                 "customer_number",
             )
         return merged
-
-    def _assignments(self) -> str:
-        """SET clauses for the mapped fields (x: the stage row), the expressions ``classify`` compared."""
-        fields = [name for name in CUSTOMER_SETS if name in self.mapping]
-        fields += [
-            derived for source, derived in DERIVED.items() if source in self.mapping and derived not in fields
-        ]
-        return ", ".join(
-            f"{column} = {expression.format(x='x', c='customers_customer')}"
-            for name in fields
-            for column, expression in CUSTOMER_SETS[name]
-        )
 
     def _history(self, now: Any) -> None:
         """Lifecycle and coverage history of updated customers, written before the update."""
@@ -530,6 +540,13 @@ class CustomerChecker(Checker):
 # ---------------------------------------------------------------- the other entities
 
 
+CONTACT_SETS: Sets = {
+    "starts_on": (("starts_on", _given("starts_on")),),
+    "ends_on": (("ends_on", _given("ends_on")),),
+    "note": (("note", _blank("note")),),
+}
+
+
 class ContactChecker(Checker):
     """Relationships between customers (contact person, legal representative, spouse …)."""
 
@@ -554,14 +571,7 @@ class ContactChecker(Checker):
             "{s}.ref_id AND r.to_customer_id = {s}.ref2_id AND r.kind = {s}.kind) WHERE action IS NULL"
         )
         self.deletes()
-        self.classify(
-            {
-                "starts_on": ("s.starts_on", "starts_on"),
-                "ends_on": ("s.ends_on", "ends_on"),
-                "note": ("COALESCE(s.note, '')", "note"),
-            },
-            "customers_relationship",
-        )
+        self.classify_sets(CONTACT_SETS, "customers_relationship")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -580,21 +590,7 @@ class ContactChecker(Checker):
             "r.from_customer_id = "
             "{s}.ref_id AND r.to_customer_id = {s}.ref2_id AND r.kind = {s}.kind) WHERE action = 'insert'"
         )
-        sets = [
-            f"{name} = {value}"
-            for name, value in (
-                ("starts_on", "x.starts_on"),
-                ("ends_on", "x.ends_on"),
-                ("note", "COALESCE(x.note, '')"),
-            )
-            if name in self.mapping
-        ]
-        if sets:
-            merged.updated = s.execute(
-                f"UPDATE customers_relationship SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
-                "WHERE x.action = 'update' AND x.target_id = customers_relationship.id",
-                [now],
-            )
+        merged.updated = self.update_sets(CONTACT_SETS, "customers_relationship", now)
         merged.deleted = s.execute(
             "UPDATE customers_relationship SET ends_on = %s, updated_at = %s WHERE id IN (SELECT target_id "
             "FROM {s} "
@@ -611,6 +607,15 @@ class ContactChecker(Checker):
                 "customer_number || '→' || related_customer_number",
             )
         return merged
+
+
+ACCOUNT_SETS: Sets = {
+    name: ((column, _keep(column)),)
+    for name, column in (
+        ("kind", "kind"), ("product", "product_id"), ("currency", "currency"), ("balance", "balance"),
+        ("opened_on", "opened_on"), ("status", "status"), ("org_unit", "org_unit_id"),
+    )
+}  # fmt: skip
 
 
 class AccountChecker(Checker):
@@ -643,19 +648,7 @@ class AccountChecker(Checker):
             _("A new account needs this field."),
         )
         self.deletes()
-        self.classify(
-            {
-                # what merge() sets: an empty cell keeps the stored value
-                "kind": ("COALESCE(s.kind, t.kind)", "kind"),
-                "product": ("COALESCE(s.product_id, t.product_id)", "product_id"),
-                "currency": ("COALESCE(s.currency, t.currency)", "currency"),
-                "balance": ("COALESCE(s.balance, t.balance)", "balance"),
-                "opened_on": ("COALESCE(s.opened_on, t.opened_on)", "opened_on"),
-                "status": ("COALESCE(s.status, t.status)", "status"),
-                "org_unit": ("COALESCE(s.org_unit_id, t.org_unit_id)", "org_unit_id"),
-            },
-            "portfolio_account",
-        )
+        self.classify_sets(ACCOUNT_SETS, "portfolio_account")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -677,25 +670,7 @@ class AccountChecker(Checker):
             "UPDATE {s} SET target_id = (SELECT a.id FROM portfolio_account a WHERE a.account_number_bidx = "
             "{s}.account_number_bidx) WHERE action = 'insert'"
         )
-        sets = [
-            f"{column} = COALESCE(x.{column}, portfolio_account.{column})"
-            for name, column in (
-                ("kind", "kind"),
-                ("product", "product_id"),
-                ("currency", "currency"),
-                ("balance", "balance"),
-                ("opened_on", "opened_on"),
-                ("status", "status"),
-                ("org_unit", "org_unit_id"),
-            )
-            if name in self.mapping
-        ]
-        if sets:
-            merged.updated = s.execute(
-                f"UPDATE portfolio_account SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
-                "WHERE x.action = 'update' AND x.target_id = portfolio_account.id",
-                [now],
-            )
+        merged.updated = self.update_sets(ACCOUNT_SETS, "portfolio_account", now)
         merged.deleted = s.execute(
             "UPDATE portfolio_account SET status = 'closed', updated_at = %s WHERE id IN (SELECT target_id "
             "FROM {s} "
@@ -721,6 +696,17 @@ class AccountChecker(Checker):
                 "number_last4",
             )
         return merged
+
+
+HOLDING_SETS: Sets = {
+    "account_number": (("account_id", _given("ref2_id")),),
+    **{name: ((column, _keep(column)),) for name, column in (
+        ("product", "product_id"), ("amount", "amount"), ("currency", "currency"),
+        ("market_value", "market_value"), ("start_date", "start_date"),
+    )},
+    "cash_value": (("cash_value", _given("cash_value")),),
+    "maturity_date": (("maturity_date", _given("maturity_date")),),
+}  # fmt: skip
 
 
 class HoldingChecker(Checker):
@@ -768,20 +754,7 @@ class HoldingChecker(Checker):
             _("A new holding needs this field."),
         )
         self.deletes()
-        self.classify(
-            {
-                # what merge() sets: an empty cell keeps a required value and clears an optional one
-                "account_number": ("s.ref2_id", "account_id"),
-                "product": ("COALESCE(s.product_id, t.product_id)", "product_id"),
-                "amount": ("COALESCE(s.amount, t.amount)", "amount"),
-                "currency": ("COALESCE(s.currency, t.currency)", "currency"),
-                "market_value": ("COALESCE(s.market_value, t.market_value)", "market_value"),
-                "cash_value": ("s.cash_value", "cash_value"),
-                "start_date": ("COALESCE(s.start_date, t.start_date)", "start_date"),
-                "maturity_date": ("s.maturity_date", "maturity_date"),
-            },
-            "portfolio_holding",
-        )
+        self.classify_sets(HOLDING_SETS, "portfolio_holding")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -814,26 +787,7 @@ class HoldingChecker(Checker):
             "{s}.source_ref) "
             "WHERE action = 'insert'"
         )
-        sets = [
-            f"{column} = {value}"
-            for name, column, value in (
-                ("account_number", "account_id", "x.ref2_id"),
-                ("product", "product_id", "COALESCE(x.product_id, portfolio_holding.product_id)"),
-                ("amount", "amount", "COALESCE(x.amount, portfolio_holding.amount)"),
-                ("currency", "currency", "COALESCE(x.currency, portfolio_holding.currency)"),
-                ("market_value", "market_value", "COALESCE(x.market_value, portfolio_holding.market_value)"),
-                ("cash_value", "cash_value", "x.cash_value"),
-                ("start_date", "start_date", "COALESCE(x.start_date, portfolio_holding.start_date)"),
-                ("maturity_date", "maturity_date", "x.maturity_date"),
-            )
-            if name in self.mapping
-        ]
-        if sets:
-            merged.updated = s.execute(
-                f"UPDATE portfolio_holding SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
-                "WHERE x.action = 'update' AND x.target_id = portfolio_holding.id",
-                [now],
-            )
+        merged.updated = self.update_sets(HOLDING_SETS, "portfolio_holding", now)
         for action in ("insert", "update", "delete"):
             self.records(
                 merged,
@@ -871,7 +825,14 @@ class TransactionChecker(Checker):
         self.required_for_new(  # every row books a transaction: the file must carry these
             tuple(
                 (name, name)
-                for name in ("booked_at", "business_date", "amount", "direction", "channel", "transaction_type")
+                for name in (
+                    "booked_at",
+                    "business_date",
+                    "amount",
+                    "direction",
+                    "channel",
+                    "transaction_type",
+                )
             ),
             _("A transaction needs this field."),
         )
@@ -915,9 +876,12 @@ class TransactionChecker(Checker):
         return merged
 
 
-PRODUCT_FIELDS = (
-    "name", "product_type", "issuer", "risk_level", "currency", "term_days", "is_private", "is_active",
-)  # fmt: skip
+PRODUCT_SETS: Sets = {
+    **{name: ((name, _keep(name)),) for name in (
+        "name", "product_type", "issuer", "risk_level", "currency", "is_private", "is_active",
+    )},
+    "term_days": (("term_days", _given("term_days")),),
+}  # fmt: skip
 
 
 class ProductChecker(Checker):
@@ -932,15 +896,7 @@ class ProductChecker(Checker):
             _("A new product needs this field."),
         )
         self.deletes()
-        self.classify(
-            {  # what merge() sets: an empty cell keeps the stored value (the term may be cleared)
-                name: ("s.term_days", name)
-                if name == "term_days"
-                else (f"COALESCE(s.{name}, t.{name})", name)
-                for name in PRODUCT_FIELDS
-            },
-            "products_product",
-        )
+        self.classify_sets(PRODUCT_SETS, "products_product")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -959,19 +915,7 @@ class ProductChecker(Checker):
             "UPDATE {s} SET target_id = (SELECT p.id FROM products_product p WHERE p.code = {s}.code) "
             "WHERE action = 'insert'"
         )
-        sets = [
-            f"{name} = COALESCE(x.{name}, products_product.{name})"
-            if name != "term_days"
-            else "term_days = x.term_days"
-            for name in PRODUCT_FIELDS
-            if name in self.mapping
-        ]
-        if sets:
-            merged.updated = s.execute(
-                f"UPDATE products_product SET updated_at = %s, {', '.join(sets)} FROM {{s}} AS x "
-                "WHERE x.action = 'update' AND x.target_id = products_product.id",
-                [now],
-            )
+        merged.updated = self.update_sets(PRODUCT_SETS, "products_product", now)
         merged.deleted = s.execute(
             "UPDATE products_product SET is_active = FALSE, updated_at = %s WHERE id IN (SELECT target_id "
             "FROM {s} "

@@ -200,6 +200,6 @@ def test_a_file_larger_than_the_api_body_limit_uploads(api: Client, settings: An
     assert len(data) > 4096
     created = post_file(api, data, options={"entity": "customers"})
     assert created.status_code == 201, created.content
-    settings.FINCRM_IMPORT_MAX_BYTES = len(data) // 5  # the body guard allows 4 × (a feed's zip)
+    settings.FINCRM_IMPORT_MAX_BYTES = len(data) // 5  # the body guard allows 4x (a feed's zip)
     refused = post_file(api, data, options={"entity": "customers"})
     assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
