@@ -13,6 +13,7 @@ changes nothing (keys are matched on customer numbers and blind indexes, never c
 
 from __future__ import annotations
 
+import collections
 import itertools
 import multiprocessing
 import time
@@ -199,10 +200,24 @@ def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Itera
     workers = max(1, min(int(getattr(settings, "FINCRM_IMPORT_WORKERS", 2)), multiprocessing.cpu_count()))
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(context,))
     try:
-        yield pool.imap(_worker_prepare, _chunks(table), chunksize=1)
+        yield _in_order(pool, _chunks(table), ahead=2 * workers)
     finally:
         pool.terminate()
         pool.join()
+
+
+def _in_order(
+    pool: Any, chunks: Iterator[list[tuple[int, list[object]]]], *, ahead: int
+) -> Iterator[Prepared]:
+    """The prepared chunks in file order, with at most ``ahead`` chunks read and not yet written:
+    ``Pool.imap`` would read the whole file into memory as fast as it can."""
+    waiting: collections.deque[Any] = collections.deque()
+    for chunk in chunks:
+        waiting.append(pool.apply_async(_worker_prepare, (chunk,)))
+        if len(waiting) >= ahead:
+            yield waiting.popleft().get()
+    while waiting:
+        yield waiting.popleft().get()
 
 
 # ---------------------------------------------------------------- the core

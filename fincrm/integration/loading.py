@@ -496,9 +496,6 @@ class CustomerChecker(Checker):
         )
         merged.unchanged = self.count("unchanged")
         merged.skipped = self.count("skip")
-        merged.customer_ids = {
-            row[0] for row in s.fetch("SELECT target_id FROM {s} WHERE action IN ('insert', 'update')")
-        }
         for action in ("insert", "update"):
             self.records(
                 merged,
