@@ -6,17 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db import connection
 
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import Customer, CustomerSearchTerm, DuplicateCandidate
 from fincrm.integration.importer import LoadRejected, load_rows
+from fincrm.org.models import OrgUnit
 from fincrm.platform import transaction
 from fincrm.portfolio.models import Account, Holding, Transaction
 from fincrm.products.models import Product
 from fincrm.users.actors import actor_for_user
-from tests.support.world import World
+from tests.audit.support import Tamper, tamper
+from tests.support.world import World, build_world
+
+__all__ = ["tamper"]  # a fixture: the committing test's flush may empty the audit log
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -318,3 +324,30 @@ def test_a_transactions_file_without_a_required_column_is_refused(world: World) 
             [["J-1", "6222020200112233", "2026-11-20T10:00", "in", "atm", "cash"]],
         )
     assert [(issue[1], issue[3]) for issue in rejected.value.issues] == [("amount", "required")]
+
+
+@pytest.fixture
+def world_after_flush(django_db_blocker: Any) -> Any:
+    """Request first: after the committing test's flush, build the session's world again."""
+    yield
+    with django_db_blocker.unblock():
+        if not OrgUnit.objects.exists():
+            build_world()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
+def test_worker_processes_prepare_a_large_file_in_file_order(
+    world_after_flush: Any, transactional_db: None, tamper: Tamper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fincrm.integration import importer
+
+    if not OrgUnit.objects.exists():
+        build_world()
+    monkeypatch.setattr(importer, "PARALLEL_FROM_ROWS", 0)  # any file goes to the workers
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 7)  # many small chunks, a few in flight
+    actor, batch = _batch("operations_a", rows_for(60))
+    outcome = importer.import_run(batch, actor=actor, dry_run=False)
+    assert (outcome.status, outcome.inserted) == ("done", 60)
+    imported = Customer.objects.filter(customer_number__startswith="IMP").order_by("pk")
+    assert list(imported.values_list("customer_number", flat=True)) == [f"IMP{n:05d}" for n in range(60)]
+    assert imported.last().mobile == "+8613800000059"  # decrypts: sealed by a worker for its row
