@@ -254,9 +254,19 @@ class Checker:
             ]
             self.stage.update_column(column, resealed)
 
-    def records(self, merged: Merged, action: str, object_type: str, key_sql: str) -> None:
-        """Name where the audit events of rows with ``action`` come from (read when they are written)."""
-        merged.sources.append(RecordSource(action, object_type, key_sql))
+    def tally(
+        self,
+        merged: Merged,
+        object_type: str,
+        key_sql: str,
+        actions: tuple[str, ...] = ("insert", "update", "delete"),
+    ) -> Merged:
+        """Count the rows left as they were, and name where the audit events of the rows that
+        changed come from (the stage is read when they are written)."""
+        merged.unchanged = self.count("unchanged")
+        merged.skipped = self.count("skip")
+        merged.sources.extend(RecordSource(action, object_type, key_sql) for action in actions)
+        return merged
 
 
 def _uuid(value: Any) -> str:
@@ -494,15 +504,7 @@ class CustomerChecker(Checker):
             "FROM {t} t JOIN {s} x ON x.row_number = t.row_number WHERE x.action = 'insert' OR "
             "(x.action = 'update' AND x.changed LIKE '%%name,%%')"
         )
-        merged.unchanged = self.count("unchanged")
-        merged.skipped = self.count("skip")
-        for action in ("insert", "update"):
-            self.records(
-                merged,
-                action,
-                "customer",
-                "customer_number",
-            )
+        self.tally(merged, "customer", "customer_number", ("insert", "update"))
         return merged
 
     def _history(self, now: Any) -> None:
@@ -594,15 +596,7 @@ class ContactChecker(Checker):
             "WHERE action = 'delete') AND ends_on IS NULL",
             [self.today, now],
         )
-        merged.unchanged = self.count("unchanged")
-        merged.skipped = self.count("skip")
-        for action in ("insert", "update", "delete"):
-            self.records(
-                merged,
-                action,
-                "relationship",
-                "customer_number || '→' || related_customer_number",
-            )
+        self.tally(merged, "relationship", "customer_number || '→' || related_customer_number")
         return merged
 
 
@@ -674,8 +668,6 @@ class AccountChecker(Checker):
             "WHERE action = 'delete') AND status <> 'closed'",
             [now],
         )
-        merged.unchanged = self.count("unchanged")
-        merged.skipped = self.count("skip")
         merged.customer_ids = {
             row[0]
             for row in s.fetch(
@@ -685,13 +677,7 @@ class AccountChecker(Checker):
                 "WHERE x.action = 'delete'"
             )
         }
-        for action in ("insert", "update", "delete"):
-            self.records(
-                merged,
-                action,
-                "account",
-                "number_last4",
-            )
+        self.tally(merged, "account", "number_last4")
         return merged
 
 
@@ -785,18 +771,10 @@ class HoldingChecker(Checker):
             "WHERE action = 'insert'"
         )
         merged.updated = self.update_sets(HOLDING_SETS, "portfolio_holding", now)
-        for action in ("insert", "update", "delete"):
-            self.records(
-                merged,
-                action,
-                "holding",
-                "source_ref",
-            )
+        self.tally(merged, "holding", "source_ref")
         merged.deleted = s.execute(
             "DELETE FROM portfolio_holding WHERE id IN (SELECT target_id FROM {s} WHERE action = 'delete')"
         )
-        merged.unchanged = self.count("unchanged")
-        merged.skipped = self.count("skip")
         return merged
 
 
@@ -919,15 +897,7 @@ class ProductChecker(Checker):
             "WHERE action = 'delete') AND is_active",
             [now],
         )
-        merged.unchanged = self.count("unchanged")
-        merged.skipped = self.count("skip")
-        for action in ("insert", "update", "delete"):
-            self.records(
-                merged,
-                action,
-                "product",
-                "code",
-            )
+        self.tally(merged, "product", "code")
         return merged
 
 
