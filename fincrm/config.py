@@ -117,6 +117,8 @@ class Config:
     store_full_card_numbers: bool = False
     # Imports: the largest file accepted (bytes); bigger uploads are refused while they stream.
     import_max_bytes: int = 2**30
+    # Imports: an uploaded file never imported (left uploaded, checked or failed) is deleted after this.
+    import_upload_keep_hours: int = 72
     # Core-system feeds: the drop folder the periodic job applies complete feeds from (empty: none).
     feed_dir: str = ""
 
@@ -197,5 +199,6 @@ def load(environ: dict[str, str] | None = None) -> Config:
         export_link_minutes=_int(env, "FINCRM_EXPORT_LINK_MINUTES", 15, minimum=1),
         store_full_card_numbers=_bool(env, "FINCRM_STORE_FULL_CARD_NUMBERS", False),
         import_max_bytes=_int(env, "FINCRM_IMPORT_MAX_BYTES", 2**30, minimum=1024),
+        import_upload_keep_hours=_int(env, "FINCRM_IMPORT_UPLOAD_KEEP_HOURS", 72, minimum=1),
         feed_dir=_text(env, "FINCRM_FEED_DIR", ""),
     )

@@ -255,6 +255,7 @@ FINCRM_VALUE_TIER_THRESHOLDS = {"affluent": 500_000, "wealth": 6_000_000, "priva
 FINCRM_STORE_FULL_CARD_NUMBERS = CONFIG.store_full_card_numbers
 # Imports: the largest uploaded file accepted, in bytes (docs/operations/configuration.md).
 FINCRM_IMPORT_MAX_BYTES = CONFIG.import_max_bytes
+FINCRM_IMPORT_UPLOAD_KEEP_HOURS = CONFIG.import_upload_keep_hours
 FINCRM_FEED_DIR = CONFIG.feed_dir
 # PIPL: days to answer a data-subject request; AML record keeping after the relationship ends (years).
 FINCRM_PRIVACY_REQUEST_DUE_DAYS = 15

@@ -12,6 +12,7 @@ register(
     EventCode("import.applied", _("Import file imported")),
     EventCode("import.cancelled", _("Import cancelled and its file deleted")),
     EventCode("import.failed", _("Import stopped without finishing; nothing written")),
+    EventCode("import.expired", _("Import never run: its file deleted after the keeping period")),
     EventCode("import.mapping.changed", _("Import column mapping changed")),
     EventCode("import.issues.downloaded", _("Import error report downloaded")),
     EventCode("import.rejects.downloaded", _("Import rejected rows downloaded")),

@@ -11,6 +11,7 @@ from fincrm.integration.services import (
     import_batch_run,
     import_batches_fail,
     import_batches_fail_stuck,
+    import_uploads_expire,
 )
 from fincrm.platform.actor import Actor
 from fincrm.platform.jobs import job, periodic
@@ -42,6 +43,12 @@ def run_import(*, batch_id: str, dry_run: bool) -> None:
 def fail_stuck_imports() -> None:
     """Imports whose worker stopped reporting for 10 minutes failed: say so and delete their file."""
     import_batches_fail_stuck(actor=Actor.system("integration.imports.fail_stuck"))
+
+
+@periodic("integration.imports.expire_uploads", every=3600)
+def expire_import_uploads() -> None:
+    """Delete the files of imports left unrun for FINCRM_IMPORT_UPLOAD_KEEP_HOURS (every hour)."""
+    import_uploads_expire(actor=Actor.system("integration.imports.expire_uploads"))
 
 
 # ---- core-system feeds (feeds helper) ----

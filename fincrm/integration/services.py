@@ -431,6 +431,8 @@ def import_batches_fail(
                 for batch in batches
             ],
         )
+    for batch in batches:  # the operator's log says which batch failed and why (never its data)
+        logger.warning("import batch %s failed: %s", batch.pk, reason)
     return len(batches)
 
 
@@ -451,6 +453,54 @@ def import_batches_fail_stuck(*, actor: Actor, now: datetime | None = None) -> i
     if not stuck:
         return 0
     return import_batches_fail(stuck, actor, reason="no heartbeat for 10 minutes", now=moment)
+
+
+# Batches whose file waits for a check, a fix of the mapping or the import itself.
+WAITING = (Status.UPLOADED, Status.CHECKED, Status.INVALID, Status.FAILED)
+
+
+def import_uploads_expire(*, actor: Actor, now: datetime | None = None) -> int:
+    """Files uploaded but never imported are personal data kept for nothing: after
+    ``FINCRM_IMPORT_UPLOAD_KEEP_HOURS`` without a change, the batch is cancelled and its file deleted
+    (its report stays). Returns how many batches expired."""
+    moment = now or timezone.now()
+    limit = moment - timedelta(hours=settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS)
+    expired = 0
+    while True:
+        with transaction.atomic():
+            batches = list(
+                ImportBatch.objects.select_for_update(skip_locked=True)
+                .filter(status__in=WAITING, updated_at__lt=limit)
+                .exclude(upload_path="")
+                .order_by("updated_at")[:500]
+            )
+            if not batches:
+                return expired
+            for batch in batches:
+                transaction.on_commit(partial(uploads.upload_delete, batch.upload_path))
+            ImportBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(
+                status=Status.CANCELLED,
+                error=_g("The file was deleted after %(hours)s hours without being imported.")
+                % {"hours": settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS},
+                upload_path="",
+                finished_at=moment,
+                updated_at=moment,
+            )
+            audit_record_many(
+                actor,
+                "import.expired",
+                [
+                    {
+                        "object_type": "import_batch",
+                        "object_id": str(batch.pk),
+                        "before": {"status": batch.status},
+                        "after": {"file_sha256": batch.file_sha256, "status": Status.CANCELLED},
+                        "reason": "upload kept too long without an import",
+                    }
+                    for batch in batches
+                ],
+            )
+        expired += len(batches)
 
 
 @transaction.atomic

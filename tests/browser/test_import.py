@@ -27,7 +27,12 @@ def _upload(page: Page, data: bytes) -> None:
 def _run_and_wait(page: Page, button: str, status: str) -> None:
     page.get_by_test_id(button).click()
     expect(page.get_by_test_id("import-status")).to_have_text(label("Queued"))
-    assert jobs.run_one() is not None  # the worker; the page polls and reloads when it is done
+    job = jobs.run_one()  # the worker; the page polls and reloads when it is done
+    assert job is not None
+    batch = ImportBatch.objects.order_by("-created_at").first()
+    assert batch is not None
+    # When the run went wrong, say how: the job's error (class and frames) and the batch's.
+    assert batch.status != ImportBatch.Status.FAILED, (job.task, job.status, job.last_error, batch.error)
     expect(page.get_by_test_id("import-status")).to_have_text(label(status))
 
 

@@ -279,6 +279,45 @@ def test_a_run_without_heartbeat_for_ten_minutes_is_failed_and_its_file_deleted(
     assert fresh.status == ImportBatch.Status.RUNNING
 
 
+def test_an_upload_left_unimported_past_the_keeping_period_is_deleted_and_the_batch_cancelled(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    keep = timedelta(hours=settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS)
+    now = timezone.now()
+    old = make_batch()
+    checked = make_batch(data=csv_bytes(customer_rows(1, start=40)))
+    young = make_batch(data=csv_bytes(customer_rows(1, start=50)))
+    queued = make_batch(data=csv_bytes(customer_rows(1, start=60)))
+    paths = {batch.pk: stored(batch) for batch in (old, checked, young, queued)}
+    ImportBatch.objects.filter(pk=old.pk).update(updated_at=now - keep - timedelta(minutes=1))
+    ImportBatch.objects.filter(pk=checked.pk).update(
+        status=ImportBatch.Status.CHECKED, updated_at=now - keep - timedelta(hours=5)
+    )
+    ImportBatch.objects.filter(pk=young.pk).update(updated_at=now - keep + timedelta(minutes=5))
+    # A queued batch is the worker's: it is never expired under it, however long it waited.
+    ImportBatch.objects.filter(pk=queued.pk).update(
+        status=ImportBatch.Status.QUEUED, updated_at=now - keep - timedelta(hours=1)
+    )
+    from fincrm.integration.jobs import expire_import_uploads
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expire_import_uploads()
+    for batch in (old, checked, young, queued):
+        batch.refresh_from_db()
+    assert [(b.status, b.upload_path == "") for b in (old, checked)] == [
+        (ImportBatch.Status.CANCELLED, True)
+    ] * 2
+    assert not paths[old.pk].exists() and not paths[checked.pk].exists()
+    assert str(settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS) in old.error
+    assert (young.status, paths[young.pk].exists()) == (ImportBatch.Status.UPLOADED, True)
+    assert (queued.status, paths[queued.pk].exists()) == (ImportBatch.Status.QUEUED, True)
+    expired = AuditEvent.objects.filter(action="import.expired")
+    assert sorted(expired.values_list("object_id", flat=True)) == sorted([str(old.pk), str(checked.pk)])
+    assert expired.get(object_id=str(checked.pk)).before == {"status": ImportBatch.Status.CHECKED}
+    # A second pass finds nothing left to do.
+    assert services.import_uploads_expire(actor=actor()) == 0
+
+
 # ---------------------------------------------------------------- the error report
 
 
