@@ -3,7 +3,8 @@
 Query parameters: the customer list's filters (``kind``, ``stage``, ``tier``, ``aml``, ``risk``,
 ``tag``, ``manager``, ``branch``, ``aum_min``, ``aum_max``, ``cf_<code>``; repeat a parameter for
 several values), ``limit`` (default 1,000; at most 5,000 and at most ``FINCRM_EXPORT_ROW_CAP``)
-and ``cursor`` (the previous page's ``next_cursor``). The first page needs a step-up in the
+``cursor`` (the previous page's ``next_cursor``) and, for a session above the row cap,
+``approval`` (an approved export request's id, on the first page). The first page needs a step-up in the
 ``X-Fincrm-Step-Up`` header (password or TOTP code); the answer's ``X-Content-SHA256`` header is
 the SHA-256 of the body, as recorded in the audit event of the page.
 """
@@ -69,7 +70,9 @@ def _stepped_up(request: HttpRequest) -> bool:
 
 
 def _parameters(request: HttpRequest) -> dict[str, list[str]]:
-    return {key: request.GET.getlist(key) for key in request.GET if key not in ("limit", "cursor")}
+    return {
+        key: request.GET.getlist(key) for key in request.GET if key not in ("limit", "cursor", "approval")
+    }
 
 
 def _response(page: bulk_export.ExportPage) -> HttpResponse:
@@ -81,9 +84,15 @@ def _response(page: bulk_export.ExportPage) -> HttpResponse:
 
 @router.get("/export/customers", response=CustomerExportPageOut)
 def export_customers(
-    request: HttpRequest, limit: int = bulk_export.DEFAULT_LIMIT, cursor: str | None = None
+    request: HttpRequest,
+    limit: int = bulk_export.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    approval: int | None = None,
 ) -> Any:
-    """The caller's customers (``customer.export`` scope), masked, in pages ordered by id."""
+    """The caller's customers (``customer.export`` scope), masked, in pages ordered by id.
+
+    At most ``FINCRM_EXPORT_ROW_CAP`` rows per export session; above, start the session with
+    ``approval`` (an approved export request of the caller; its filters apply)."""
     actor = _actor(request)
     page = bulk_export.customer_export_page(
         actor=actor,
@@ -91,5 +100,6 @@ def export_customers(
         cursor=cursor,
         limit=limit,
         stepped_up=actor.can(bulk_export.EXPORT) and _stepped_up(request),
+        approval=approval,
     )
     return _response(page)

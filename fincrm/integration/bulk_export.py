@@ -20,9 +20,16 @@ step-up while the session's step-up is younger than ``FINCRM_STEP_UP_MINUTES``; 
 client sends the header again with the cursor (the step-up rate limit allows 10 checks per user
 per 15 minutes, so a header on every page would stop a long export).
 
-Row cap: a page never holds more than ``FINCRM_EXPORT_ROW_CAP`` rows (nor more than
-``PAGE_SIZE_MAX``); the total of a session is not capped, it is audited on every page
-(``rows_before``, ``rows_total``), so the audit log shows each session's full volume.
+Row cap, as for the page export: a session serves at most ``FINCRM_EXPORT_ROW_CAP`` rows. A first
+page whose filters match more is refused (403 ``export_needs_approval``), and a session that grows
+past the cap while it walks (customers added meanwhile) stops there: its last page is cut at the
+cap and the next is refused. Above the cap the caller asks for an approval as on the list page
+(``export_request_create``); a second person with institution-wide export approves it; the caller
+then starts a session with ``approval=<request id>``: the request's filters become the session's
+(filters in the query must be the same), the request is used up (one session per approval) and
+the session may serve up to ``APPROVED_ROW_LIMIT`` rows. A page never holds more than
+``FINCRM_EXPORT_ROW_CAP`` rows (nor more than ``PAGE_SIZE_MAX``); every page is audited with the
+session's running total (``rows_before``, ``rows_total``) and its approval.
 
 Pages are ordered by the customer's id (immutable and unique): a customer changed, added or
 removed while a client walks the pages appears at most once, and never moves between pages.
@@ -48,10 +55,16 @@ from fincrm.audit.services import audit_record
 from fincrm.customers.filtersets import CUSTOM_PREFIX, FILTERS, CustomerFilterSet
 from fincrm.customers.models import Customer
 from fincrm.customers.personal_data import masked_field
-from fincrm.customers.selectors.lists import customer_list
-from fincrm.customers.services.exports import step_up_error
+from fincrm.customers.selectors.lists import capped_count, customer_list
+from fincrm.customers.services.exports import (
+    APPROVED_ROW_LIMIT,
+    KIND,
+    needs_approval_error,
+    step_up_error,
+)
+from fincrm.integration.models import ExportRequest
 from fincrm.platform import outbox, transaction
-from fincrm.platform.access import require_permission
+from fincrm.platform.access import access_object, require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden, ServiceError
 from fincrm.platform.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -137,6 +150,12 @@ class _Position:
     rows_before: int
     stepped_up_at: int
     after_id: int | None
+    approval: int = 0  # the approved export request the session runs under (0: none)
+
+    @property
+    def allowance(self) -> int:
+        """How many rows the whole session may serve."""
+        return APPROVED_ROW_LIMIT if self.approval else int(settings.FINCRM_EXPORT_ROW_CAP)
 
 
 def _check_limit(limit: int | None) -> int:
@@ -184,7 +203,7 @@ def _cursor_labels(entity: str, actor: Actor, filters: Mapping[str, list[str]]) 
     """The cursor's signed labels: a cursor only works for this entity, caller and filter set."""
     canonical = json.dumps(filters, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
-    return (f"export:{entity}:{actor.user_id}:{digest}", "rows_before", "stepped_up_at", "id")
+    return (f"export:{entity}:{actor.user_id}:{digest}", "rows_before", "stepped_up_at", "id", "approval")
 
 
 def _position(labels: tuple[str, ...], cursor: str | None, *, stepped_up: bool, now: int) -> _Position:
@@ -192,21 +211,41 @@ def _position(labels: tuple[str, ...], cursor: str | None, *, stepped_up: bool, 
         if not stepped_up:
             raise step_up_error()
         return _Position(str(uuid.uuid4()), 0, now, None)
-    session, rows_before, stepped_up_at, after_id = decode_cursor(labels, cursor)
-    if not (
-        isinstance(session, str)
-        and all(
-            isinstance(value, int) and not isinstance(value, bool) for value in (rows_before, stepped_up_at)
-        )
-        and isinstance(after_id, int)
-        and not isinstance(after_id, bool)
-    ):
+    session, rows_before, stepped_up_at, after_id, approval = decode_cursor(labels, cursor)
+    numbers = (rows_before, stepped_up_at, after_id, approval)
+    if not (isinstance(session, str) and all(type(value) is int for value in numbers)):
         raise InvalidCursor
     if stepped_up:
         stepped_up_at = now  # a new step-up renews the session's
     elif now - stepped_up_at > step_up_window_seconds():
         raise step_up_error()
-    return _Position(session, rows_before, stepped_up_at, after_id)
+    return _Position(session, rows_before, stepped_up_at, after_id, approval)
+
+
+def _approval_used(
+    actor: Actor, request_id: int, filters: Mapping[str, list[str]]
+) -> tuple[ExportRequest, dict[str, list[str]]]:
+    """The caller's approved export request, now used up by the session that starts with it, and
+    its filters."""
+    request = access_object(
+        ExportRequest.objects.select_for_update().filter(
+            requested_by_id=actor.user_id, kind=KIND, status=ExportRequest.Status.APPROVED
+        ),
+        request_id,
+        actor=actor,
+        action=EXPORT,
+        object_type="export_request",
+    )
+    approved = CustomerFilterSet(request.parameters, actor=actor)
+    if not approved.is_valid() or (filters and approved.filter_params() != filters):
+        raise ServiceError(
+            _("The filters differ from the approved request's: leave them out or give the same ones."),
+            code="approval_mismatch",
+            status=400,
+        )
+    request.status = ExportRequest.Status.USED
+    request.save(update_fields=["status", "updated_at"])
+    return request, approved.filter_params()
 
 
 def _text(value: Any) -> Any:
@@ -242,14 +281,21 @@ def customer_export_page(
     cursor: str | None,
     limit: int | None,
     stepped_up: bool,
+    approval: int | None = None,
 ) -> ExportPage:
-    """One page of the actor's filtered customers (``customer.export`` scope), masked and audited."""
+    """One page of the actor's filtered customers (``customer.export`` scope), masked and audited.
+    ``approval``: on a first page, the approved export request a session above the cap runs under."""
     # Checked before the transaction: a denial's security event must outlive the refusal.
     require_permission(actor, EXPORT)
     if actor.user_id is None:
         raise Forbidden(EXPORT)  # an export session belongs to a person (a token acts for its owner)
     return _customer_page(
-        actor=actor, parameters=parameters, cursor=cursor, limit=limit, stepped_up=stepped_up
+        actor=actor,
+        parameters=parameters,
+        cursor=cursor,
+        limit=limit,
+        stepped_up=stepped_up,
+        approval=approval,
     )
 
 
@@ -261,17 +307,44 @@ def _customer_page(
     cursor: str | None,
     limit: int | None,
     stepped_up: bool,
+    approval: int | None,
 ) -> ExportPage:
     size = _check_limit(limit)
     filterset = _filterset(actor, parameters)
     filters = filterset.filter_params()
-    labels = _cursor_labels("customers", actor, filters)
     now = int(timezone.now().timestamp())
-    position = _position(labels, cursor, stepped_up=stepped_up, now=now)
+    if approval is not None:
+        if cursor:
+            raise ServiceError(
+                _("An approval starts a new export: give it without a cursor."),
+                code="approval_mismatch",
+                status=400,
+            )
+        if not stepped_up:
+            raise step_up_error()
+        request, approved_filters = _approval_used(actor, approval, filters)
+        filterset = _filterset(actor, approved_filters)
+        filters = filterset.filter_params()
+        position = _Position(str(uuid.uuid4()), 0, now, None, request.pk)
+    labels = _cursor_labels("customers", actor, filters)
+    if approval is None:
+        position = _position(labels, cursor, stepped_up=stepped_up, now=now)
 
     queryset = customer_list(actor=actor, filterset=filterset, action=EXPORT)
     if position.after_id is not None:
         queryset = queryset.filter(pk__gt=position.after_id)
+    elif capped_count(queryset, position.allowance).capped:
+        if position.approval:
+            raise ServiceError(
+                _("An export has at most %(limit)s rows: narrow the filters.")
+                % {"limit": f"{APPROVED_ROW_LIMIT:,}"},
+                code="export_too_large",
+            )
+        raise needs_approval_error(int(settings.FINCRM_EXPORT_ROW_CAP))
+    room = position.allowance - position.rows_before
+    if room <= 0:  # the session grew past its allowance while it walked
+        raise needs_approval_error(int(settings.FINCRM_EXPORT_ROW_CAP))
+    size = min(size, room)
     customers = list(
         queryset.select_related("org_unit", "primary_manager", "covering_team")
         .only(*_LOADED)
@@ -284,7 +357,8 @@ def _customer_page(
     next_cursor = None
     if more:
         next_cursor = encode_cursor(
-            labels, [position.session, rows_total, position.stepped_up_at, customers[-1].pk]
+            labels,
+            [position.session, rows_total, position.stepped_up_at, customers[-1].pk, position.approval],
         )
     body = json.dumps(
         {
@@ -316,6 +390,7 @@ def _customer_page(
             "limit": size,
             "sha256": digest,
             "masked": True,
+            "approval_request": position.approval or None,
         },
     )
     outbox.publish(OUTBOX_TOPIC, export_session=position.session, rows=len(items))

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from fincrm.audit.models import AuditEvent, SecurityEvent
 from fincrm.customers.models import Customer
+from fincrm.customers.services.exports import export_request_create, export_request_decide
 from fincrm.integration.bulk_export import ExportPage, customer_export_page, page_size_max
+from fincrm.integration.models import ExportRequest
 from fincrm.platform.actor import Actor
-from fincrm.platform.errors import Forbidden, ServiceError
+from fincrm.platform.errors import Forbidden, NotFound, ServiceError
 from fincrm.platform.models import OutboxEvent
 from fincrm.platform.pagination import InvalidCursor
 from fincrm.users.actors import actor_for_user
@@ -232,16 +234,91 @@ def test_page_size_limits_and_the_row_cap(world: World, settings: Any) -> None:
     assert page_size_max() == 5000
 
     settings.FINCRM_EXPORT_ROW_CAP = 2
-    CustomerFactory.create_batch(4)
     with pytest.raises(ServiceError) as caught:
         page(actor_of(MANAGER), limit=3)
     assert "from 1 to 2" in str(caught.value.fields["limit"][0])
+    settings.FINCRM_EXPORT_ROW_CAP = 5
+    CustomerFactory.create_batch(4)
     bodies = walk(actor_of(MANAGER), limit=2)
-    # No page exceeds the cap; the session's total is not capped but audited.
+    # No page exceeds the cap, and the session's total is audited on every page.
     assert [body["rows"] for body in bodies] == [2, 2, 1]
     last = AuditEvent.objects.filter(action="export.api_page").order_by("-sequence").first()
     assert last is not None
     assert last.after["rows_total"] == 5
+    assert last.after["approval_request"] is None
+
+
+@pytest.fixture
+def approver(world: World) -> Actor:
+    """A compliance head with customer.export over the whole institution."""
+    role = custom_role(
+        "export_approver", scope="institution", permissions=("customer.export", "customer.view")
+    )
+    RoleAssignment.objects.create(user=World.user("compliance_officer_b"), role=role)
+    return actor_for_user(World.user("compliance_officer_b"))
+
+
+def test_above_the_row_cap_a_session_needs_an_approval_used_once(
+    world: World, settings: Any, approver: Actor
+) -> None:
+    settings.FINCRM_EXPORT_ROW_CAP = 2
+    CustomerFactory.create_batch(4)  # with the world's customer: 5 in the manager's scope
+    requester = actor_of(MANAGER)
+    with pytest.raises(ServiceError) as caught:
+        page(requester, limit=2)
+    assert (caught.value.code, caught.value.status) == ("export_needs_approval", 403)
+    assert not AuditEvent.objects.filter(action="export.api_page").exists()
+
+    request = export_request_create(actor=requester, parameters={}, file_format="csv", reason="Migration")
+    with pytest.raises(NotFound):  # not approved yet
+        customer_export_page(
+            actor=requester, parameters={}, cursor=None, limit=2, stepped_up=True, approval=request.pk
+        )
+    export_request_decide(actor=approver, request_id=request.pk, approve=True)
+    with pytest.raises(NotFound):  # someone else's approval is no use
+        customer_export_page(
+            actor=approver, parameters={}, cursor=None, limit=2, stepped_up=True, approval=request.pk
+        )
+    with pytest.raises(ServiceError) as caught:  # other filters than the approved ones
+        customer_export_page(
+            actor=requester,
+            parameters={"kind": ["corporate"]},
+            cursor=None,
+            limit=2,
+            stepped_up=True,
+            approval=request.pk,
+        )
+    assert caught.value.code == "approval_mismatch"
+
+    first = customer_export_page(
+        actor=requester, parameters={}, cursor=None, limit=2, stepped_up=True, approval=request.pk
+    )
+    bodies = [json.loads(first.body)]
+    while bodies[-1]["next_cursor"]:
+        bodies.append(page(requester, cursor=bodies[-1]["next_cursor"], limit=2, stepped_up=False)[1])
+    assert [body["rows"] for body in bodies] == [2, 2, 1]
+    request.refresh_from_db()
+    assert request.status == ExportRequest.Status.USED
+    audited = AuditEvent.objects.filter(action="export.api_page").order_by("sequence")
+    assert [event.after["approval_request"] for event in audited] == [request.pk] * 3
+    with pytest.raises(NotFound):  # one session per approval
+        customer_export_page(
+            actor=requester, parameters={}, cursor=None, limit=2, stepped_up=True, approval=request.pk
+        )
+
+
+def test_a_session_that_grows_past_the_cap_stops_at_it(world: World, settings: Any) -> None:
+    settings.FINCRM_EXPORT_ROW_CAP = 3
+    CustomerFactory.create_batch(1)  # 2 in scope: under the cap when the session starts
+    _first, body = page(actor_of(MANAGER), limit=1)
+    assert body["rows"] == 1
+    CustomerFactory.create_batch(3)  # added while the client walks
+    second = page(actor_of(MANAGER), cursor=body["next_cursor"], limit=1, stepped_up=False)[1]
+    third = page(actor_of(MANAGER), cursor=second["next_cursor"], limit=3, stepped_up=False)[1]
+    assert third["rows"] == 1  # cut at the cap: 3 rows in all
+    with pytest.raises(ServiceError) as caught:
+        page(actor_of(MANAGER), cursor=third["next_cursor"], limit=1, stepped_up=False)
+    assert caught.value.code == "export_needs_approval"
 
 
 @hypothesis_settings(
