@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from fincrm.security.keyring import keyring
 from tests.support.world import World, build_world, load_world
 
 
@@ -17,3 +18,16 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 @pytest.fixture
 def world(db: None) -> World:
     return load_world()
+
+
+@pytest.fixture(autouse=True)
+def keyring_follows_the_database(request: pytest.FixtureRequest) -> Any:
+    """The keyring caches keys per process, and a transactional test's database is flushed at its
+    end, keys included. A key cached from before the flush would seal data that no stored key
+    opens, and the next key made would reuse its id with other material: forget them on both sides."""
+    transactional = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    if transactional:
+        keyring.reset()
+    yield
+    if transactional:
+        keyring.reset()

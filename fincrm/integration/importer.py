@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import logging
 import multiprocessing
 import time
 import uuid
@@ -44,6 +45,8 @@ from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.portfolio import services as portfolio_services
 from fincrm.products.models import Product
+
+logger = logging.getLogger("fincrm.integration")
 
 CHUNK_ROWS = 5_000  # rows per preparation task: bounds memory, not the file size
 ISSUE_CAP = 10_000  # issues kept per batch (all are counted)
@@ -553,6 +556,9 @@ def import_run(
     except uploads.UploadDamaged:
         turn.close()
         load.drop()
+        logger.warning(
+            "import batch %s: its stored file does not decrypt (altered or its key lost)", batch.pk
+        )
         _failed(batch, _("The stored file is damaged or was altered; nothing was written. Upload it again."))
         return ImportOutcome(status=batch.status, seconds=time.perf_counter() - started)
     except BaseException:
