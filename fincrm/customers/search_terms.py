@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from decimal import Decimal
 from functools import lru_cache
 
+from django.db.models import OuterRef, Subquery
 from pypinyin import Style, lazy_pinyin, pinyin
 
 from fincrm.customers.models import Customer, CustomerSearchTerm
@@ -182,16 +184,29 @@ def terms_for_name(name: str) -> set[tuple[str, str]]:
 
 
 def refresh_search_terms(customers: Iterable[Customer]) -> None:
-    """Replace the search terms of ``customers`` (called by every service that writes a name)."""
+    """Replace the search terms of ``customers`` (called by every service that writes a name).
+    Each term's ``rank`` is the customer's AUM, the order search reads the matches of a term in."""
     customers = list(customers)
     if not customers:
         return
     CustomerSearchTerm.objects.filter(customer_id__in=[c.pk for c in customers]).delete()
     CustomerSearchTerm.objects.bulk_create(
         [
-            CustomerSearchTerm(customer_id=customer.pk, kind=kind, term=term)
+            CustomerSearchTerm(customer_id=customer.pk, kind=kind, term=term, rank=_aum(customer))
             for customer in customers
             for kind, term in sorted(terms_for_name(customer.name))
         ],
         batch_size=2000,
     )
+    unknown = [customer.pk for customer in customers if "aum" in customer.get_deferred_fields()]
+    if unknown:
+        CustomerSearchTerm.objects.filter(customer_id__in=unknown).update(
+            rank=Subquery(Customer.objects.filter(pk=OuterRef("customer_id")).values("aum")[:1])
+        )
+
+
+def _aum(customer: Customer) -> Decimal:
+    """The AUM the instance holds (0 when it was not loaded: read from the table after)."""
+    if "aum" in customer.get_deferred_fields() or customer.aum is None:
+        return Decimal(0)
+    return Decimal(customer.aum)

@@ -706,7 +706,9 @@ def _aum_postgresql(layout: Layout, actor: Actor, workers: int, progress: Progre
         cursor.execute("SET work_mem = '256MB'")
     with transaction.atomic():
         sql, params = _pg_aggregate(low, high, today, mix=False)
-        # The aggregate is DOMAIN.md's sum; customer_aum_update writes aum, its time and value tier.
+        # The aggregate is DOMAIN.md's sum; customer_aum_update writes aum, its time and value tier,
+        # and in the same statement copies each AUM onto the customer's search terms as their rank
+        # (one UPDATE … FROM over the terms COPY wrote with the default 0, indexes still dropped).
         updated = portfolio_services.customer_aum_update(aggregate=(sql, params), updated_at=timezone.now())
         audit_record(
             actor,

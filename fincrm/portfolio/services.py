@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record
-from fincrm.customers.models import Customer, ValueTier
+from fincrm.customers.models import Customer, CustomerSearchTerm, ValueTier
 from fincrm.platform import outbox, transaction
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
@@ -155,7 +155,10 @@ def _aggregate(ids: Sequence[int], as_of: date) -> tuple[str, list[Any]]:
 
 def customer_aum_update(*, aggregate: tuple[str, list[Any]], updated_at: datetime) -> int:
     """Write ``aum``, ``aum_updated_at`` and ``value_tier`` on the customers table from an aggregate
-    of (customer_id, total) rows, in one UPDATE … FROM.
+    of (customer_id, total) rows, in one UPDATE … FROM, and copy each new AUM onto the customer's
+    search terms as their ``rank`` (the order search reads them in; only terms whose rank changed
+    are written). On PostgreSQL both in one statement (the customers' UPDATE … RETURNING feeds the
+    terms' UPDATE); elsewhere the returned ids drive a second statement.
 
     The customers app has no service for its AUM columns: this is the one writer, kept here beside
     the computation (the customers app may take it over as ``customer_aum_set``)."""
@@ -165,10 +168,12 @@ def customer_aum_update(*, aggregate: tuple[str, list[Any]], updated_at: datetim
     for tier, threshold in value_tier_thresholds():
         case_params += [_decimal(threshold), str(tier)]
     table = _table(Customer)
+    terms = _table(CustomerSearchTerm)
     sql = (
         f"UPDATE {table} SET {_q('aum')} = agg.total, {_q('aum_updated_at')} = %s, "  # noqa: S608
         f"{_q('value_tier')} = CASE {cases} ELSE %s END "
-        f"FROM ({aggregate_sql}) agg WHERE {table}.{_q('id')} = agg.customer_id"
+        f"FROM ({aggregate_sql}) agg WHERE {table}.{_q('id')} = agg.customer_id "
+        f"RETURNING {table}.{_q('id')}, {table}.{_q('aum')}"
     )
     params = [
         connection.ops.adapt_datetimefield_value(updated_at),
@@ -177,8 +182,27 @@ def customer_aum_update(*, aggregate: tuple[str, list[Any]], updated_at: datetim
         *aggregate_params,
     ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH updated AS ({sql}), ranked AS ("  # noqa: S608
+                f"UPDATE {terms} t SET {_q('rank')} = updated.{_q('aum')} FROM updated "
+                f"WHERE t.{_q('customer_id')} = updated.{_q('id')} "
+                f"AND t.{_q('rank')} <> updated.{_q('aum')}) "
+                "SELECT count(*) FROM updated",
+                params,
+            )
+            return int(cursor.fetchone()[0])
         cursor.execute(sql, params)
-        return cursor.rowcount
+        ids = [row[0] for row in cursor.fetchall()]
+        for batch in _batches(ids):
+            term_in, term_ids = _in(f"{terms}.{_q('customer_id')}", batch)
+            cursor.execute(
+                f"UPDATE {terms} SET {_q('rank')} = c.{_q('aum')} FROM {table} c "  # noqa: S608
+                f"WHERE c.{_q('id')} = {terms}.{_q('customer_id')} AND {term_in} "
+                f"AND {terms}.{_q('rank')} <> c.{_q('aum')}",
+                term_ids,
+            )
+        return len(ids)
 
 
 def _batches(ids: Iterable[int], size: int = BATCH) -> Iterable[list[int]]:

@@ -4,6 +4,13 @@ Chinese names are too short for trigram indexes (MEASURED.md), so each customer 
 every character and every pair of adjacent characters of the name, the start of the name, the
 full pinyin and the pinyin initials (with the surname's reading as a surname). Kept in step by the
 customer services (fincrm.customers.search_terms.refresh_search_terms).
+
+``rank`` is the customer's AUM copied onto each of its terms, so the customers matching a term are
+read from one index in the order search shows them (largest AUM first) and a common term costs no
+more than a rare one: the first 20 of 14,000 matches are the first 20 index entries. The one writer
+of AUM (fincrm.portfolio.services.customer_aum_update) writes it in the same statement; the
+customer services copy it when they rewrite the terms; writers that do not name it (imports,
+feeds) get the database default 0, which is the AUM of a customer without assets.
 """
 
 from __future__ import annotations
@@ -24,16 +31,20 @@ class CustomerSearchTerm(models.Model):
     )
     kind = models.CharField(max_length=1, choices=Kind.choices)
     term = models.CharField(max_length=64)
+    # The customer's AUM (same type as Customer.aum): the order of the search results.
+    rank = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0)
 
     class Meta:
         indexes = [
             # Exact terms and pinyin prefixes (``term LIKE 'zh%'``) from one index whatever the
             # database collation: the pattern operator class compares bytes (PostgreSQL; other
-            # databases ignore operator classes, and SQLite compares bytes anyway).
+            # databases ignore operator classes, and SQLite compares bytes anyway). Within one
+            # (kind, term), entries run by rank then customer, largest first: the order of the
+            # results, so a search reads its first 20 entries and stops.
             models.Index(
-                fields=["kind", "term", "customer"],
-                name="customer_search_term",
-                opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "int8_ops"],
+                fields=["kind", "term", "-rank", "-customer"],
+                name="customer_search_term_rank",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "numeric_ops", "int8_ops"],
             )
         ]
         constraints = [

@@ -16,6 +16,12 @@ first ``limit`` by relevance then AUM (descending), with a "more" flag; matches 
 Each tier is one query that stops at ``limit + 1`` rows, so a surname shared by 7 % of a million
 customers costs what a rare one does (bench/bench_search.py).
 
+With the institution scope, a tier of one exact term (a surname, a two-character fragment, exact
+pinyin or initials) is read from the (kind, term, rank, customer) index, ``rank`` being the
+customer's AUM copied onto its terms: the first entries in result order, each checked for scope
+and status, so a term shared by 14,000 customers reads about 21 entries
+(``FINCRM_SEARCH_RANK_INDEX = False`` turns this off).
+
 Scopes narrower than the institution get an extra index-friendly narrowing
 (``scope_candidates``): the customers an actor's scopes can reach as a UNION of indexed lookups.
 It only ever narrows what ``customer_queryset`` already allows, so if it drifted from the scope
@@ -33,6 +39,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -305,8 +312,11 @@ def _limit_identifier_searches(actor: Actor) -> None:
 
 def search_queryset(actor: Actor) -> QuerySet[Customer]:
     """What a search may return, with what the results list shows."""
+    return _search_base(actor, scope_candidates(actor, VIEW))
+
+
+def _search_base(actor: Actor, candidates: QuerySet[Any] | None) -> QuerySet[Customer]:
     queryset = customer_queryset(actor, VIEW)
-    candidates = scope_candidates(actor, VIEW)
     if candidates is not None:
         queryset = queryset.filter(pk__in=candidates)
     return queryset.select_related("org_unit", "primary_manager").only(
@@ -325,18 +335,80 @@ def search_queryset(actor: Actor) -> QuerySet[Customer]:
     )
 
 
+def _ranked(tier: Tier) -> TermMatch | None:
+    """The one exact term of a tier that can be read in rank order, or None."""
+    if tier.direct is not None or len(tier.terms) != 1 or tier.recheck:
+        return None
+    match = tier.terms[0]
+    return None if match.prefix else match
+
+
+def _ranked_rows(actor: Actor, match: TermMatch, kind: str, found: list[int]) -> QuerySet[Any]:
+    """(customer_id, rank) of the customers matching one term of one kind that the actor may see,
+    largest rank (AUM) first: the (kind, term, rank, customer) index in its own order, each entry
+    checked against the customer's scope and status (a primary-key lookup) until enough pass."""
+    visible = customer_queryset(actor, VIEW).filter(pk=OuterRef("customer_id"))
+    rows = CustomerSearchTerm.objects.filter(Exists(visible), kind=kind, term=match.term)
+    if found:
+        rows = rows.exclude(customer_id__in=found)
+    return rows.order_by("-rank", "-customer_id")
+
+
+def _ranked_tier(
+    actor: Actor, base: QuerySet[Customer], match: TermMatch, wanted: int, found: list[int]
+) -> list[Customer]:
+    """The first ``wanted`` customers of a one-term tier, read from the rank index: a term shared by
+    14,000 customers costs what a rare one does. One statement for one kind; the exact pinyin tier
+    (pinyin or initials) reads each kind's first ``wanted`` and keeps the best of both."""
+    if len(match.kinds) == 1:
+        first = _ranked_rows(actor, match, match.kinds[0], found).values("customer_id")[:wanted]
+        return list(base.filter(pk__in=first).order_by("-aum", "-pk"))
+    if connection.features.supports_slicing_ordering_in_compound:
+        # PostgreSQL: each kind's first ``wanted`` in a UNION, the best of both in one statement.
+        each = [
+            _ranked_rows(actor, match, kind, found).values("customer_id")[:wanted] for kind in match.kinds
+        ]
+        union = each[0].union(*each[1:])
+        return list(base.filter(pk__in=union).order_by("-aum", "-pk")[:wanted])
+    best: dict[int, Any] = {}
+    for kind in match.kinds:
+        for customer_id, rank in _ranked_rows(actor, match, kind, found).values_list("customer_id", "rank")[
+            :wanted
+        ]:
+            best[customer_id] = rank
+    ids = sorted(best, key=lambda pk: (best[pk], pk), reverse=True)[:wanted]
+    if not ids:
+        return []
+    return list(base.filter(pk__in=ids).order_by("-aum", "-pk"))
+
+
 def customer_search(*, actor: Actor, query: str, limit: int = DEFAULT_LIMIT) -> SearchResult:
     """The first ``limit`` customers the actor may see matching ``query``, most relevant first
     (then by AUM, largest first); ``more`` when there are others. An identifier search records
-    ``customer.searched`` with the kinds tried, never the value."""
+    ``customer.searched`` with the kinds tried, never the value.
+
+    An actor with the institution scope reads a one-term tier (a surname, a two-character fragment,
+    exact pinyin or initials) from the rank index: the first entries in AUM order, each checked for
+    scope and status. Narrower scopes keep the path through ``scope_candidates`` (the customers
+    the actor can reach, usually a few thousand): walking a common term's entries in AUM order
+    until 21 of them are in a small scope would read most of them."""
     read = classify_query(query)
     if read.is_identifier:
         _limit_identifier_searches(actor)
     result = SearchResult(read)
-    base = search_queryset(actor)
+    candidates = scope_candidates(actor, VIEW)
+    base = _search_base(actor, candidates)
+    # FINCRM_SEARCH_RANK_INDEX = False: every tier takes the older path (benchmarks compare both).
+    rank_index = bool(getattr(settings, "FINCRM_SEARCH_RANK_INDEX", True))
     found: list[Customer] = []
     for tier in _tiers(read):
         wanted = limit + 1 - len(found)
+        match = _ranked(tier) if candidates is None and rank_index else None
+        if match is not None:
+            found.extend(_ranked_tier(actor, base, match, wanted, [customer.pk for customer in found]))
+            if len(found) > limit:
+                break
+            continue
         queryset = _tier_queryset(base, tier)
         if found:
             queryset = queryset.exclude(pk__in=[customer.pk for customer in found])
