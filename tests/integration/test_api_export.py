@@ -212,7 +212,8 @@ def test_query_count_is_pinned_and_does_not_grow_with_the_page(world: World, cli
     small, _response = _page_queries(client, {"limit": 2, "cursor": cursor})
     large, response = _page_queries(client, {"limit": 10, "cursor": cursor})
     assert response.json()["rows"] == 10
-    assert len(small) == len(large) == len(first) == PINNED_QUERIES
+    assert len(small) == len(large) == PINNED_QUERIES
+    assert len(first) == PINNED_QUERIES + 1  # the first page also counts up to the row cap
     # One query reads the page's customers (their org unit, manager and team joined in).
     pages = [sql for sql in large if sql.startswith("SELECT") and 'FROM "customers_customer"' in sql]
     assert len(pages) == 1
@@ -220,5 +221,41 @@ def test_query_count_is_pinned_and_does_not_grow_with_the_page(world: World, cli
 
 # Session, user, its session row, permissions, teams; then in one savepoint: the page (customers
 # with org unit, manager and team joined), the outbox event, the audit chain head, the audit event,
-# the chain head's update.
-PINNED_QUERIES = 12
+# the chain head's update. A session's first page also counts its rows up to the cap.
+PINNED_QUERIES = 11
+
+
+def test_above_the_cap_the_api_says_so_and_an_approval_starts_the_session(
+    world: World, client: Client, settings: Any
+) -> None:
+    from fincrm.customers.services.exports import export_request_create, export_request_decide
+    from fincrm.integration.models import ExportRequest
+    from fincrm.users.actors import actor_for_user
+
+    settings.FINCRM_EXPORT_ROW_CAP = 2
+    CustomerFactory.create_batch(3)
+    stepped_up_session(client)
+    refused = client.get(URL, {"limit": 2})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "export_needs_approval"
+
+    requester = actor_for_user(World.user("branch_manager_a"))
+    request = export_request_create(
+        actor=requester, parameters={}, file_format="csv", reason="Warehouse load"
+    )
+    role = custom_role(
+        "export_approver", scope="institution", permissions=("customer.export", "customer.view")
+    )
+    RoleAssignment.objects.create(user=World.user("compliance_officer_b"), role=role)
+    export_request_decide(
+        actor=actor_for_user(World.user("compliance_officer_b")), request_id=request.pk, approve=True
+    )
+    first = client.get(URL, {"limit": 2, "approval": request.pk})
+    assert first.status_code == 200, first.content
+    assert first.json()["rows"] == 2
+    second = client.get(URL, {"limit": 2, "cursor": first.json()["next_cursor"]})
+    assert second.status_code == 200, second.content
+    request.refresh_from_db()
+    assert request.status == ExportRequest.Status.USED
+    again = client.get(URL, {"limit": 2, "approval": request.pk})
+    assert again.status_code == 404

@@ -117,8 +117,8 @@ def test_messages_are_shown_once_as_alerts(signed_in: Any, client: Client, stub_
 
 
 def test_query_count_is_pinned(signed_in: Any, django_assert_num_queries: Any) -> None:
-    """Session, user, session row, the actor's grants and teams, the user's roles."""
+    """Session, user, session row, the actor's grants and teams (one query), the user's roles."""
     client = signed_in("system_admin_a")
     client.get("/")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert client.get("/").status_code == 200

@@ -11,7 +11,7 @@ from fincrm.platform.access import access_object, record_denied
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import NotFound
 from fincrm.platform.permissions import all_permissions
-from fincrm.users.actors import grants_for_user
+from fincrm.users.actors import grants_for_user, with_access
 from fincrm.users.models import ApiToken, MfaDevice, Role, User
 from fincrm.users.services.mfa import user_requires_mfa
 
@@ -41,8 +41,10 @@ def access_api_token(actor: Actor, token_id: object, *, for_update: bool = False
 
 
 def token_for_prefix(prefix: str) -> ApiToken | None:
-    """The token a bearer names by its prefix, with its owner; authentication checks the rest."""
-    return ApiToken.objects.select_related("owner", "owner__org_unit").filter(prefix=prefix).first()
+    """The token a bearer names by its prefix, with its owner and the owner's grants and teams
+    (one statement); authentication checks the rest."""
+    tokens = ApiToken.objects.select_related("owner", "owner__org_unit").filter(prefix=prefix)
+    return with_access(tokens).first()
 
 
 def current_permissions(user_id: int) -> set[str]:
