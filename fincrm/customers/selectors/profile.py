@@ -41,8 +41,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fincrm.audit import registry as audit_registry
+from fincrm.audit.deferred import audit_record_soon
 from fincrm.audit.models import AuditEvent
-from fincrm.audit.services import audit_record
 from fincrm.customers.models import (
     CoverageChange,
     Customer,
@@ -1253,8 +1253,11 @@ def _coverage_history(customer: Customer, prefetched: Prefetched | None = None) 
 
 
 def record_customer_viewed(actor: Actor, customer_id: int, *, via: str) -> None:
-    """Append ``customer.viewed`` (who opened which customer's 360, from the page or the API)."""
-    audit_record(
+    """Record ``customer.viewed`` (who opened which customer's 360, from the page or the API).
+
+    The event is taken now and appended to the audit chain by the audit app's batch writer
+    within ``FINCRM_AUDIT_READ_EVENT_DELAY`` (fincrm.audit.deferred: the bound is stated there)."""
+    audit_record_soon(
         actor, "customer.viewed", object_type="customer", object_id=str(customer_id), after={"via": via}
     )
 
@@ -1263,7 +1266,8 @@ def record_opened_after(response: HttpResponseBase, actor: Actor, customer_id: i
     """Record the opening once ``response`` has been sent.
 
     The server calls ``response.close()`` after the last byte has gone to the client (WSGI and
-    ASGI alike); the event is chained then, so the reader never waits for the audit chain lock.
+    ASGI alike); the event is taken then and queued for the batch writer, so neither the reader
+    nor the worker waits for the audit chain lock.
     The request's context (request id, client address) is carried over. A failure is logged
     (Django would swallow an exception raised by a closer silently)."""
     request_context = dataclasses.replace(context.current(), deferred=None)
