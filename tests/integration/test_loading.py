@@ -67,6 +67,22 @@ def rows_for(count: int, unit: str = "SB-A1", start: int = 0) -> list[list[objec
     return out
 
 
+def test_a_renamed_customer_keeps_its_search_rank(world: World) -> None:
+    load("operations_a", "customers", HEADER, rows_for(2))
+    customer = Customer.objects.get(customer_number="IMP00001")
+    Customer.objects.filter(pk=customer.pk).update(aum=Decimal("1234567.89"))
+    renamed = rows_for(2)
+    renamed[1][2] = "司马光"
+    result = load("operations_a", "customers", HEADER, renamed)
+    assert (result.updated, result.unchanged) == (1, 1)
+    terms = CustomerSearchTerm.objects.filter(customer=customer)
+    assert terms.filter(term="smg").exists()
+    # Search reads a term's customers in AUM order: the new terms carry the customer's AUM.
+    assert set(terms.values_list("rank", flat=True)) == {Decimal("1234567.89")}
+    other = CustomerSearchTerm.objects.filter(customer__customer_number="IMP00000")
+    assert set(other.values_list("rank", flat=True)) == {Decimal("0")}
+
+
 def test_new_customers_are_created_encrypted_with_terms_and_audit(world: World) -> None:
     before = AuditEvent.objects.count()
     result = load("operations_a", "customers", HEADER, rows_for(3))
