@@ -38,7 +38,7 @@ from fincrm.integration.entities import (
     masked,
     parser_for,
 )
-from fincrm.integration.synth_rows import Keys, Sealer, copy_text
+from fincrm.integration.synth_rows import Keys, Sealer, _copy_value
 from fincrm.portfolio.models import Account
 from fincrm.security.fields import normalizer_for
 
@@ -92,12 +92,39 @@ class Prepared:
 
     def as_copy_text(self) -> Prepared:
         self.staged = len(self.rows)
-        self.copy_rows, self.copy_terms = copy_text(self.rows), copy_text(self.terms)
+        self.copy_rows, self.copy_terms = fast_copy_text(self.rows), fast_copy_text(self.terms)
         self.rows, self.terms = [], []
         return self
 
 
+def _copy_line(row: tuple[Any, ...]) -> str:
+    """One row as ``synth_rows.copy_text`` writes it: cells are joined as they are and escaped
+    one by one only when the line shows that one needs it (a backslash other than the NULL
+    markers, or a tab, newline or carriage return inside a cell)."""
+    line = "\t".join(
+        ["\\N" if value is None else value if type(value) is str else _copy_value(value) for value in row]
+    )
+    if (
+        line.count("\\") != row.count(None)
+        or line.count("\t") != len(row) - 1
+        or "\n" in line
+        or "\r" in line
+    ):
+        return "\t".join(map(_copy_value, row))
+    return line
+
+
+def fast_copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """``synth_rows.copy_text``, byte for byte, with no function call per cell in the common case."""
+    return "".join([_copy_line(row) + "\n" for row in rows]).encode("utf-8")
+
+
 _HAN_NAME = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]+")  # CJK unified ideographs (and extension A)
+# Values a customer's cell parser returns that are already in their blind index's normal form (ASCII
+# is NFKC-stable): the normalizer would give them back unchanged, so the index skips it.
+_NORMAL_ID_NUMBER = re.compile(r"[0-9A-Z]+")  # no spaces, hyphens or lower case
+_NORMAL_MOBILE = re.compile(r"\+[0-9]+")  # E.164
+_NORMAL_EMAIL = re.compile(r"[!-@\[-~]+")  # printable ASCII without spaces or upper case
 
 
 @lru_cache(maxsize=4096)
@@ -135,6 +162,12 @@ class Preparer:
         }
 
     def index(self, value: str, purpose: str) -> str:
+        return self.sealer.index(self.index_normalizers[purpose](value), purpose)
+
+    def _normal_index(self, value: str, purpose: str, normal: re.Pattern[str]) -> str:
+        """``index``, without the normalizer when ``value`` already has the normal form."""
+        if normal.fullmatch(value):
+            return self.sealer.index(value, purpose)
         return self.sealer.index(self.index_normalizers[purpose](value), purpose)
 
     def account_index(self, number: str) -> str:
@@ -313,15 +346,15 @@ class Preparer:
                 pinyin,
                 id_type or "",
                 seal(table, "id_number", uid, id_number) if id_number else None,
-                self.index(id_number, "id_number") if id_number else None,
+                self._normal_index(id_number, "id_number", _NORMAL_ID_NUMBER) if id_number else None,
                 values.get("id_expires_on"),
                 values.get("gender") or "",
                 values.get("birth_date"),
                 values.get("nationality"),
                 seal(table, "mobile", uid, mobile) if mobile else None,
-                self.index(mobile, "mobile") if mobile else None,
+                self._normal_index(mobile, "mobile", _NORMAL_MOBILE) if mobile else None,
                 seal(table, "email", uid, email) if email else None,
-                self.index(email, "email") if email else None,
+                self._normal_index(email, "email", _NORMAL_EMAIL) if email else None,
                 seal(table, "address", uid, address) if address else None,
                 self.index(address, "text") if address else None,
                 values.get("occupation") or "",

@@ -307,7 +307,8 @@ def test_an_upload_left_unimported_past_the_keeping_period_is_deleted_and_the_ba
     assert [(b.status, b.upload_path == "") for b in (old, checked)] == [
         (ImportBatch.Status.CANCELLED, True)
     ] * 2
-    assert not paths[old.pk].exists() and not paths[checked.pk].exists()
+    assert not paths[old.pk].exists()
+    assert not paths[checked.pk].exists()
     assert str(settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS) in old.error
     assert (young.status, paths[young.pk].exists()) == (ImportBatch.Status.UPLOADED, True)
     assert (queued.status, paths[queued.pk].exists()) == (ImportBatch.Status.QUEUED, True)
