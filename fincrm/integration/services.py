@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record, audit_record_many
@@ -187,7 +187,7 @@ def batch_snapshot(batch: ImportBatch) -> dict[str, Any]:
 def _reject(error: readers.FileRejected) -> ServiceError:
     where = ""
     if error.row:
-        where = _g(" (row %(row)d)") % {"row": error.row}
+        where = gettext(" (row %(row)d)") % {"row": error.row}
     return ServiceError.field("file", f"{error.message}{where}", code=error.code)
 
 
@@ -413,7 +413,9 @@ def import_batches_fail(
                 transaction.on_commit(partial(uploads.upload_delete, path))
         ImportBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(
             status=Status.FAILED,
-            error=_g("The import stopped before it finished; nothing was written. Upload the file again."),
+            error=gettext(
+                "The import stopped before it finished; nothing was written. Upload the file again."
+            ),
             upload_path="",
             finished_at=moment,
             updated_at=moment,
@@ -480,7 +482,7 @@ def import_uploads_expire(*, actor: Actor, now: datetime | None = None) -> int:
                 transaction.on_commit(partial(uploads.upload_delete, batch.upload_path))
             ImportBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(
                 status=Status.CANCELLED,
-                error=_g("The file was deleted after %(hours)s hours without being imported.")
+                error=gettext("The file was deleted after %(hours)s hours without being imported.")
                 % {"hours": settings.FINCRM_IMPORT_UPLOAD_KEEP_HOURS},
                 upload_path="",
                 finished_at=moment,
@@ -547,7 +549,7 @@ def import_issues_csv(*, actor: Actor, batch_id: object) -> tuple[ImportBatch, b
         for issue in batch.issues.order_by("row_number", "id").iterator(chunk_size=2000)
     )
     columns = [Column(key, str(label), text) for key, label, text in ISSUE_COLUMNS]
-    watermark = _g("fincrm import errors · %(file)s · %(user)s · %(time)s") % {
+    watermark = gettext("fincrm import errors · %(file)s · %(user)s · %(time)s") % {
         "file": batch.file_name,
         "user": actor.username or actor.label,
         "time": timezone.localtime().strftime("%Y-%m-%d %H:%M"),

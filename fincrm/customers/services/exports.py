@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fincrm.audit.services import audit_record
@@ -85,7 +85,7 @@ def step_up_error() -> ServiceError:
 
 def watermark_text(actor: Actor, moment: Any) -> str:
     local = timezone.localtime(moment)
-    return _g("Exported by %(user)s on %(time)s (%(zone)s) — confidential, for internal use only") % {
+    return gettext("Exported by %(user)s on %(time)s (%(zone)s) — confidential, for internal use only") % {
         "user": actor.username or actor.label,
         "time": local.strftime("%Y-%m-%d %H:%M:%S"),
         "zone": str(local.tzinfo),
@@ -157,7 +157,7 @@ def customer_export(
     if file_format == "csv":
         content = write_csv(spec, rows, watermark=watermark)
     else:
-        content = write_xlsx(spec, rows, watermark=watermark, sheet_title=_g("Customers"))
+        content = write_xlsx(spec, rows, watermark=watermark, sheet_title=gettext("Customers"))
     digest = hashlib.sha256(content).hexdigest()
     export_id = uuid.uuid4()
     local = timezone.localtime(now)
