@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from fincrm.org.models import OrgUnit
 from fincrm.security.keyring import keyring
 from tests.support.world import World, build_world, load_world
 
@@ -13,6 +14,16 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     """Build the authorization world once per run (per xdist worker)."""
     with django_db_blocker.unblock():
         build_world()
+
+
+@pytest.fixture
+def world_after_flush(django_db_blocker: Any) -> Any:
+    """For committing tests; request it first: after the test's flush, build the session's world
+    again for the tests that follow on this worker."""
+    yield
+    with django_db_blocker.unblock():
+        if not OrgUnit.objects.exists():
+            build_world()
 
 
 @pytest.fixture

@@ -58,13 +58,13 @@ from fincrm.customers.personal_data import masked_field
 from fincrm.customers.selectors.lists import capped_count, customer_list
 from fincrm.customers.services.exports import (
     APPROVED_ROW_LIMIT,
-    KIND,
+    approved_request,
     needs_approval_error,
     step_up_error,
 )
 from fincrm.integration.models import ExportRequest
 from fincrm.platform import outbox, transaction
-from fincrm.platform.access import access_object, require_permission
+from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden, ServiceError
 from fincrm.platform.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -227,15 +227,7 @@ def _approval_used(
 ) -> tuple[ExportRequest, dict[str, list[str]]]:
     """The caller's approved export request, now used up by the session that starts with it, and
     its filters."""
-    request = access_object(
-        ExportRequest.objects.select_for_update().filter(
-            requested_by_id=actor.user_id, kind=KIND, status=ExportRequest.Status.APPROVED
-        ),
-        request_id,
-        actor=actor,
-        action=EXPORT,
-        object_type="export_request",
-    )
+    request = approved_request(actor, request_id)
     approved = CustomerFilterSet(request.parameters, actor=actor)
     if not approved.is_valid() or (filters and approved.filter_params() != filters):
         raise ServiceError(

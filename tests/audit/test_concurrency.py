@@ -10,24 +10,13 @@ from django.db import connection, connections
 from fincrm.audit.integrity import audit_verify
 from fincrm.audit.models import AuditEvent
 from fincrm.audit.services import audit_record
-from fincrm.org.models import OrgUnit
 from fincrm.platform import transaction
 from fincrm.platform.actor import Actor
 from tests.audit.support import Tamper
-from tests.support.world import build_world
 
 WRITERS = 200
 CONNECTIONS = 40
 EVENTS_PER_WRITER = 3
-
-
-@pytest.fixture
-def world_after_flush(django_db_blocker: object) -> object:
-    """Request first: after the committing test's flush, build the session's world again."""
-    yield
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        if not OrgUnit.objects.exists():
-            build_world()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is tested on PostgreSQL")

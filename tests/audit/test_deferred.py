@@ -16,11 +16,9 @@ from fincrm.audit import deferred
 from fincrm.audit.integrity import audit_verify
 from fincrm.audit.models import AuditEvent
 from fincrm.audit.services import audit_record
-from fincrm.org.models import OrgUnit
 from fincrm.platform import context
 from fincrm.platform.actor import Actor
 from tests.audit.support import Tamper
-from tests.support.world import build_world
 
 READER = Actor.system("reader")
 
@@ -170,15 +168,6 @@ def test_a_forked_child_starts_empty() -> None:
 
 
 # ---------------------------------------------------------------- the thread, committed (PostgreSQL)
-
-
-@pytest.fixture
-def world_after_flush(django_db_blocker: object) -> object:
-    """Request first: after the committing test's flush, build the session's world again."""
-    yield
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        if not OrgUnit.objects.exists():
-            build_world()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="threads are tested on PostgreSQL")

@@ -516,15 +516,6 @@ def test_the_command_as_a_user_needs_data_feed(world: World, tmp_path: Path) -> 
 # ---------------------------------------------------------------- SIGKILL mid-feed (PostgreSQL)
 
 
-@pytest.fixture
-def world_after_flush(django_db_blocker: Any) -> Any:
-    """Request first: after the committing test's flush, build the session's world again."""
-    yield
-    with django_db_blocker.unblock():
-        if not OrgUnit.objects.exists():
-            build_world()
-
-
 def _writing() -> bool:
     """Another session holds a write lock on the customers table: the feed is merging."""
     with connection.cursor() as cursor:

@@ -342,15 +342,6 @@ def test_a_transactions_file_without_a_required_column_is_refused(world: World) 
     assert [(issue[1], issue[3]) for issue in rejected.value.issues] == [("amount", "required")]
 
 
-@pytest.fixture
-def world_after_flush(django_db_blocker: Any) -> Any:
-    """Request first: after the committing test's flush, build the session's world again."""
-    yield
-    with django_db_blocker.unblock():
-        if not OrgUnit.objects.exists():
-            build_world()
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
 def test_worker_processes_prepare_a_large_file_in_file_order(
     world_after_flush: Any, transactional_db: None, tamper: Tamper, monkeypatch: pytest.MonkeyPatch

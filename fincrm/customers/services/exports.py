@@ -105,6 +105,20 @@ class _Counted:
             yield row
 
 
+def approved_request(actor: Actor, request_id: object) -> ExportRequest:
+    """The actor's own approved, not yet used export request, locked (404 otherwise): what a page
+    export or an API export session above the row cap runs under."""
+    return access_object(
+        ExportRequest.objects.select_for_update().filter(
+            requested_by_id=actor.user_id, kind=KIND, status=ExportRequest.Status.APPROVED
+        ),
+        request_id,
+        actor=actor,
+        action=EXPORT,
+        object_type="export_request",
+    )
+
+
 @transaction.atomic
 def customer_export(
     *,
@@ -122,15 +136,7 @@ def customer_export(
         raise step_up_error()
     approval: ExportRequest | None = None
     if approved_request_id is not None:
-        approval = access_object(
-            ExportRequest.objects.select_for_update().filter(
-                requested_by_id=actor.user_id, kind=KIND, status=ExportRequest.Status.APPROVED
-            ),
-            approved_request_id,
-            actor=actor,
-            action=EXPORT,
-            object_type="export_request",
-        )
+        approval = approved_request(actor, approved_request_id)
         parameters, file_format = approval.parameters, approval.file_format
     _check_format(file_format)
     filterset = _valid_filterset(actor, parameters)
