@@ -426,7 +426,11 @@ def measure(samples_per_kind: int, seed: int) -> None:
 
 def explain(actor_label: str, text: str) -> None:
     """Print the plans of one search (``--explain 'account manager (own)' 张``)."""
-    actor = _actors()[actor_label]
+    print_plans(_actors()[actor_label], text)
+
+
+def print_plans(actor: Actor, text: str) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of every SELECT one search by ``actor`` for ``text`` runs."""
     with CaptureQueriesContext(connection) as captured:
         customer_search(actor=actor, query=text)
     with connection.cursor() as cursor:

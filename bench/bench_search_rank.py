@@ -32,6 +32,7 @@ import django
 django.setup()
 
 from bench_customer360 import percentile, samples, search_inputs  # noqa: E402
+from bench_search import print_plans  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -109,15 +110,7 @@ def measure(count: int, seed: int, rounds: int) -> None:
 
 
 def explain(actor_label: str, text: str) -> None:
-    actor = actors()[actor_label]
-    with CaptureQueriesContext(connection) as captured:
-        customer_search(actor=actor, query=text)
-    with connection.cursor() as cursor:
-        for query in captured.captured_queries:
-            if not query["sql"].lstrip().upper().startswith("SELECT"):
-                continue
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-            print("\n".join(row[0] for row in cursor.fetchall()), "\n")
+    print_plans(actors()[actor_label], text)
 
 
 def main() -> None:

@@ -108,8 +108,12 @@ def test_bad_options_are_refused_naming_the_field(
     assert ImportBatch.objects.count() == before
 
 
-def test_an_unreadable_file_is_refused_and_nothing_is_kept(world: World) -> None:
-    folder = Path(settings.FINCRM_DATA_DIR) / "imports"
+def test_an_unreadable_file_is_refused_and_nothing_is_kept(
+    world: World, settings: Any, tmp_path: Path
+) -> None:
+    # A data folder of its own: the other test workers store uploads in the shared one meanwhile.
+    settings.FINCRM_DATA_DIR = str(tmp_path)
+    folder = tmp_path / "imports"
     files_before = set(folder.iterdir()) if folder.exists() else set()
     with pytest.raises(ServiceError) as caught:
         make_batch(data=b"\x00\x01binary\x00garbage" * 50)
