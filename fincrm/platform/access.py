@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
@@ -11,7 +11,8 @@ from fincrm.platform import hooks
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden, NotFound
 
-ModelT = TypeVar("ModelT", bound=models.Model)
+# What the queryset yields: model instances, or the values of a values_list() query.
+RowT = TypeVar("RowT")
 
 
 def record_denied(actor: Actor, action: str, *, object_type: str = "", object_id: object = "") -> None:
@@ -31,13 +32,13 @@ def require_permission(actor: Actor, permission: str) -> None:
 
 
 def access_object(
-    queryset: models.QuerySet[ModelT],
+    queryset: models.QuerySet[Any, RowT],
     object_id: object,
     *,
     actor: Actor,
     action: str,
     object_type: str,
-) -> ModelT:
+) -> RowT:
     """Fetch one object from an already-scoped queryset, or raise NotFound and record the denial."""
     try:
         return queryset.get(pk=object_id)

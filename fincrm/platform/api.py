@@ -27,6 +27,7 @@ from ninja import NinjaAPI, Schema
 from ninja.constants import NOT_SET
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 
 from fincrm.platform.errors import Forbidden, ServiceError
 from fincrm.platform.ratelimit import RateLimited
@@ -34,6 +35,9 @@ from fincrm.platform.ratelimit import RateLimited
 logger = logging.getLogger("fincrm.api")
 
 _MALFORMED_BODY = "Cannot parse request body"
+
+# The API's renderer, shared with the views that serialize their own payload (platform.api_output).
+RENDERER = JSONRenderer()
 
 
 class ErrorOut(Schema):
@@ -165,6 +169,7 @@ def build_api(*, auth: Sequence[Any] | None = None) -> NinjaAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
         auth=list(auth) if auth else NOT_SET,
+        renderer=RENDERER,
     )
 
     @api.exception_handler(NinjaValidationError)

@@ -1,7 +1,7 @@
 """Building the Actor for a user or an API token from their current roles.
 
 A user's grants and teams are read in one statement (``access_of_user``); a bearer token's in
-the same statement as the token itself (``with_access`` on the token query,
+the same statement as the token itself (``access_columns`` in the token's statement,
 fincrm.users.selectors.tokens.token_for_prefix), so signing in with a token is one query that
 sees revocation, deactivation and role changes as they are at that moment (nothing is cached).
 """
@@ -10,29 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
-from django.db.models import Aggregate, CharField, OuterRef, QuerySet, Subquery, TextField, Value
-from django.db.models.functions import Cast, Concat
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
+from fincrm.org.models import Team
 from fincrm.platform.actor import Actor, ActorKind, Scope
-from fincrm.users.models import ApiToken, RolePermission, TeamMembership, User
+from fincrm.platform.rows import sql_text, table
+from fincrm.users.models import ApiToken, Role, RoleAssignment, RolePermission, TeamMembership, User
 
-# Separators of the joined grants ("permission:scope,permission:scope") and teams ("1,2"):
-# permission names are dotted identifiers and scopes are Scope values, so neither holds them.
+# Separators of the joined grants ("permission:scope,permission:scope") and teams ("1,2") that
+# _ACCESS_COLUMNS writes: permission names are dotted identifiers and scopes are Scope values, so
+# neither holds them.
 _ITEM = ","
 _PAIR = ":"
-
-
-class _JoinedText(Aggregate):
-    """The group's values joined by a comma: STRING_AGG on PostgreSQL, GROUP_CONCAT on SQLite."""
-
-    function = "STRING_AGG"
-    template = "%(function)s(%(expressions)s, ',')"
-    output_field = TextField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra_context)
 
 
 def grants_for_user(user_id: int) -> dict[str, frozenset[Scope]]:
@@ -47,63 +38,59 @@ def grants_for_user(user_id: int) -> dict[str, frozenset[Scope]]:
 
 
 def access_of_user(user_id: int) -> tuple[dict[str, frozenset[Scope]], frozenset[int]]:
-    """The user's grants (as ``grants_for_user``) and active teams, in one statement."""
-    grant_rows = RolePermission.objects.filter(role__assignments__user_id=user_id).values_list(
-        "permission", "role__scope"
-    )
-    team_rows = (
-        TeamMembership.objects.filter(user_id=user_id, team__is_active=True)
-        .annotate(team_text=Cast("team_id", CharField()), team_mark=Value("", output_field=CharField()))
-        .values_list("team_text", "team_mark")
-    )
-    grants: defaultdict[str, set[Scope]] = defaultdict(set)
-    teams: set[int] = set()
-    for name, scope in grant_rows.union(team_rows, all=True):
-        if scope:
-            grants[name].add(Scope(scope))
-        else:  # a team row: its scope column is empty
-            teams.add(int(name))
-    return {permission: frozenset(scopes) for permission, scopes in grants.items()}, frozenset(teams)
-
-
-def with_access(tokens: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
-    """Tokens annotated with their owner's grants and active teams, joined as text (read back by
-    ``token_access``): the token, its owner and their access in one statement."""
-    grants = (
-        RolePermission.objects.filter(role__assignments__user_id=OuterRef("owner_id"))
-        .order_by()
-        .values("role__assignments__user_id")
-        .annotate(
-            joined=_JoinedText(Concat("permission", Value(_PAIR), "role__scope", output_field=TextField()))
+    """The user's grants (as ``grants_for_user``) and active teams, in one statement written once
+    (``access_columns``: the ORM would build and compile it anew on every request)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql_text("SELECT {access}", access=access_columns("%s", connection)), [user_id, user_id]
         )
-        .values("joined")
-    )
-    teams = (
-        TeamMembership.objects.filter(user_id=OuterRef("owner_id"), team__is_active=True)
-        .order_by()
-        .values("user_id")
-        .annotate(joined=_JoinedText(Cast("team_id", TextField())))
-        .values("joined")
-    )
-    return tokens.annotate(
-        owner_grants=Subquery(grants, output_field=TextField()),
-        owner_teams=Subquery(teams, output_field=TextField()),
+        joined_grants, joined_teams = cursor.fetchone()
+    return _joined_access(joined_grants, joined_teams)
+
+
+# The grants ("permission:scope,…") and the active teams ("1,2") of the user {user_id}.
+_ACCESS_COLUMNS = """
+ (SELECT {joined}(p.permission || ':' || r.scope, ',') FROM {permissions} p
+   JOIN {roles} r ON r.id = p.role_id JOIN {assignments} a ON a.role_id = r.id
+   WHERE a.user_id = {user_id}),
+ (SELECT {joined}(CAST(m.team_id AS TEXT), ',') FROM {memberships} m
+   JOIN {teams} t ON t.id = m.team_id WHERE m.user_id = {user_id} AND t.is_active)"""
+
+
+def access_columns(user_id: str, connection: BaseDatabaseWrapper) -> str:
+    """Two SELECT-list columns of a hand-written statement: the grants and the active teams of the
+    user whose id is the SQL ``user_id`` (a column, or a parameter's ``%s``), each joined as text
+    (read back by ``_joined_access``)."""
+    return sql_text(
+        _ACCESS_COLUMNS,
+        user_id=user_id,
+        joined="STRING_AGG" if connection.vendor == "postgresql" else "GROUP_CONCAT",
+        permissions=table(RolePermission, connection),
+        roles=table(Role, connection),
+        assignments=table(RoleAssignment, connection),
+        memberships=table(TeamMembership, connection),
+        teams=table(Team, connection),
     )
 
 
-def token_access(token: ApiToken) -> tuple[dict[str, frozenset[Scope]], frozenset[int]] | None:
-    """The owner's grants and teams a ``with_access`` query read with the token, else None."""
-    if not hasattr(token, "owner_grants"):
-        return None
-    joined_grants: str = getattr(token, "owner_grants", None) or ""
-    joined_teams: str = getattr(token, "owner_teams", None) or ""
+def _joined_access(
+    joined_grants: str | None, joined_teams: str | None
+) -> tuple[dict[str, frozenset[Scope]], frozenset[int]]:
+    """Grants and teams as ``access_columns`` joins them (NULL when there are none)."""
     grants: defaultdict[str, set[Scope]] = defaultdict(set)
-    for item in joined_grants.split(_ITEM):
+    for item in (joined_grants or "").split(_ITEM):
         permission, separator, scope = item.rpartition(_PAIR)
         if separator and permission:
             grants[permission].add(Scope(scope))
-    teams = frozenset(int(item) for item in joined_teams.split(_ITEM) if item)
+    teams = frozenset(int(item) for item in (joined_teams or "").split(_ITEM) if item)
     return {permission: frozenset(scopes) for permission, scopes in grants.items()}, teams
+
+
+def token_access(token: ApiToken) -> tuple[dict[str, frozenset[Scope]], frozenset[int]] | None:
+    """The owner's grants and teams read with the token (``access_columns``), else None."""
+    if not hasattr(token, "owner_grants"):
+        return None
+    return _joined_access(getattr(token, "owner_grants", None), getattr(token, "owner_teams", None))
 
 
 def _narrow(grants: dict[str, frozenset[Scope]], allowed: Iterable[str]) -> dict[str, frozenset[Scope]]:

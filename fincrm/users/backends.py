@@ -3,11 +3,15 @@ and a session whose user became locked or inactive stops working on its next req
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.backends import BaseBackend
+from django.db import connection
 from django.http import HttpRequest
 
+from fincrm.org.models import OrgUnit
+from fincrm.platform.rows import load_instance, select_columns, sql_text, table, width
 from fincrm.users.models import User
 
 
@@ -31,8 +35,31 @@ class StaffBackend(BaseBackend):
         return user.is_active and not user.is_locked
 
     def get_user(self, user_id: Any) -> User | None:
-        try:
-            user = User.objects.select_related("org_unit").get(pk=user_id)
-        except User.DoesNotExist:
+        """The session's user with their unit, read on every request by a statement written once
+        (the ORM would build and compile it anew each time)."""
+        with connection.cursor() as cursor:
+            cursor.execute(_user_sql(connection.vendor), [user_id])
+            row = cursor.fetchone()
+        if row is None:
             return None
+        user = load_instance(User, row, 0, connection)
+        user.org_unit = load_instance(OrgUnit, row, width(User), connection)
         return user if self.user_can_authenticate(user) else None
+
+
+_USER_STATEMENT = """
+SELECT {user_columns}, {unit_columns}
+FROM {users} u JOIN {units} o ON o.id = u.org_unit_id
+WHERE u.id = %s"""
+
+
+@lru_cache(maxsize=4)
+def _user_sql(vendor: str) -> str:
+    del vendor  # the cache key: quoting differs per database
+    return sql_text(
+        _USER_STATEMENT,
+        user_columns=select_columns(User, "u", connection),
+        unit_columns=select_columns(OrgUnit, "o", connection),
+        users=table(User, connection),
+        units=table(OrgUnit, connection),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,8 +10,13 @@ from django.test import Client
 from django.utils import timezone
 
 from fincrm.audit.models import AuditEvent
+from fincrm.customers.api.profile import Customer360Out
 from fincrm.customers.models import Customer
-from tests.customers.profile_support import add_portfolio
+from fincrm.customers.selectors.profile import customer_360
+from fincrm.platform.api import RENDERER
+from fincrm.privacy import services as privacy
+from tests.customers.factories import CustomerFactory
+from tests.customers.profile_support import actor_of, add_portfolio
 from tests.support.auth import sign_in
 from tests.support.english import client, english
 from tests.support.world import World
@@ -101,3 +107,61 @@ def test_the_api_and_the_page_show_the_same_customer(world: World, client: Clien
     assert body["identity"]["name"] == profile.identity.name
     assert body["identity"]["mobile"] == profile.identity.mobile
     assert [flag["code"] for flag in body["flags"]] == [flag.code for flag in profile.flags]
+
+
+def _as_ninja_sends(username: str, customer_id: int) -> Any:
+    """The 360 as ninja itself would serialize it: pydantic validating the rows against
+    Customer360Out, its dump rendered by the API's renderer."""
+    dump = Customer360Out.model_validate(customer_360(actor_of(username), customer_id)).model_dump()
+    return json.loads(RENDERER.render(None, dump, response_status=200))
+
+
+def _checked_against_the_schema(response: Any) -> Any:
+    assert response.status_code == 200
+    Customer360Out.model_validate_json(response.content)  # every field there, of its type
+    return response.json()
+
+
+def test_the_payload_is_what_the_schema_describes(world: World, client: Client) -> None:
+    """The endpoint serializes its rows itself (without pydantic validating them): the contract
+    is that it sends exactly what ninja's validation of Customer360Out would send."""
+    add_portfolio(world.customer_a, size=3)
+    manager = actor_of("account_manager_a")
+    privacy.consent_record(
+        actor=manager, customer_id=world.customer_a, purpose_code="marketing", channel="sms", source="branch"
+    )
+    Customer.objects.filter(pk=world.customer_a).update(aum="161000.00", aum_updated_at=timezone.now())
+
+    body = _checked_against_the_schema(get_360(client, "account_manager_a", world.customer_a))
+
+    assert body == _as_ninja_sends("account_manager_a", world.customer_a)
+    # Not vacuous: the nested sections are there, with rows.
+    assert len(body["transactions"]["rows"]) == 3
+    assert body["relationships"]
+    assert body["household"]["members"]
+    assert any(row["given"] for row in body["consents"]["rows"])
+    assert body["aum"]["updated_at"].endswith("Z")
+
+
+def test_a_corporate_payload_with_its_group_is_what_the_schema_describes(
+    world: World, client: Client
+) -> None:
+    manager = World.user("account_manager_a")
+    parent = CustomerFactory(
+        kind="corporate", name="华信控股集团有限公司", id_type="uscc", primary_manager=manager
+    )
+    child = CustomerFactory(
+        kind="corporate",
+        name="华信科技有限公司",
+        id_type="uscc",
+        primary_manager=manager,
+        parent_company=parent,
+    )
+    CustomerFactory(kind="corporate", name="华信物流有限公司", id_type="uscc", parent_company=parent)
+
+    body = _checked_against_the_schema(get_360(client, "account_manager_a", child.pk))
+
+    assert body == _as_ninja_sends("account_manager_a", child.pk)
+    nodes = body["group_tree"]["nodes"]
+    assert len(nodes) == 3
+    assert set(nodes[0]) == {"party", "depth", "is_current"}  # the selector's other fields stay out

@@ -49,6 +49,23 @@ def _sections(profile: Customer360) -> dict[str, Any]:
     return {name: getattr(profile, name) for name in Customer360.__dataclass_fields__ if name != "customer"}
 
 
+def _values(instance: Any) -> dict[str, Any]:
+    """Every concrete field as read through the model (identifiers decrypted)."""
+    return {field.name: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def _customer(profile: Customer360) -> dict[str, Any]:
+    """The customer row the page renders from, with the related rows it reads."""
+    customer = profile.customer
+    return {
+        "customer": _values(customer),
+        **{
+            name: None if getattr(customer, name) is None else _values(getattr(customer, name))
+            for name in ("org_unit", "primary_manager", "covering_team")
+        },
+    }
+
+
 def test_both_reads_give_the_same_360(world: World, settings: Any) -> None:
     _fill(world.customer_a)
     actor = actor_of("account_manager_a")
@@ -60,6 +77,9 @@ def test_both_reads_give_the_same_360(world: World, settings: Any) -> None:
     per_section = customer_360(actor, world.customer_a)
 
     assert _sections(single) == _sections(per_section)
+    # The customer itself comes with the sections (the scope check reads only its id).
+    assert _customer(single) == _customer(per_section)
+    assert _customer(single)["covering_team"] is not None
     # Not vacuous: every section has rows.
     assert len(single.accounts.rows) == len(single.holdings.rows) == len(single.transactions.rows) == 3
     assert len(single.tags) == 3

@@ -12,6 +12,7 @@ from django.test import Client
 from fincrm.org.models import Team
 from fincrm.platform.actor import Actor, Scope
 from fincrm.users.actors import access_of_user, actor_for_user, grants_for_user, token_access
+from fincrm.users.backends import StaffBackend
 from fincrm.users.models import ApiToken, Role, RoleAssignment, TeamMembership, User
 from fincrm.users.selectors.tokens import token_for_prefix
 from fincrm.users.services.tokens import api_token_authenticate, api_token_create
@@ -61,6 +62,40 @@ def test_the_token_query_reads_the_owners_grants_and_teams(world: World) -> None
     assert found is not None
     assert token_access(found) == (grants_for_user(user.pk), _teams(user.pk))
     assert grants_for_user(user.pk)["customer.view"] == frozenset({Scope.OWN, Scope.BRANCH})
+
+
+def _values(instance: Any) -> dict[str, Any]:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_the_token_statement_loads_what_the_orm_loads(world: World) -> None:
+    """token_for_prefix writes its statement by hand: the token, its owner and the owner's unit
+    are the instances a queryset would give, every field converted alike."""
+    token, plaintext = _token("account_manager_a", scopes=["customer.view"])
+    api_token_authenticate(plaintext)  # last_used_at set: a datetime to convert
+    found = token_for_prefix(token.prefix)
+    orm = ApiToken.objects.select_related("owner__org_unit").get(prefix=token.prefix)
+    assert found is not None
+    assert _values(found) == _values(orm)
+    assert found.scopes == ["customer.view"]
+    assert found.last_used_at is not None
+    assert _values(found.owner) == _values(orm.owner)
+    assert _values(found.owner.org_unit) == _values(orm.owner.org_unit)
+    assert found.owner._state.adding is False
+    assert token_for_prefix("nosuchprefix") is None
+
+
+def test_the_session_user_statement_loads_what_the_orm_loads(world: World) -> None:
+    user = World.user("account_manager_a")
+    found = StaffBackend().get_user(user.pk)
+    orm = User.objects.select_related("org_unit").get(pk=user.pk)
+    assert found is not None
+    assert _values(found) == _values(orm)
+    assert _values(found.org_unit) == _values(orm.org_unit)
+    assert found.check_password("x") is False  # a usable instance: its password hash loaded
+    assert StaffBackend().get_user(10**9) is None
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert StaffBackend().get_user(user.pk) is None
 
 
 def test_an_owner_without_roles_or_teams_reads_empty(world: World) -> None:

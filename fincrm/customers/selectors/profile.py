@@ -9,9 +9,11 @@ Sections owned by other apps are read through their selectors, looked up when th
 app that is not installed (or not written yet) leaves its section ``available=False`` ("no data")
 instead of breaking the page.
 
-On PostgreSQL the sections' rows come from one prepared, JSON-aggregating statement after the same
-scope check (``prefetch_sections``); elsewhere, or with FINCRM_CUSTOMER_360_SINGLE_STATEMENT off,
-each section asks its own selector. Both give the same 360 (tests compare them).
+On PostgreSQL the customer row and the sections' rows come from one prepared, JSON-aggregating
+statement (``prefetch_sections``) after a scope check that reads only the customer's id; elsewhere,
+or with FINCRM_CUSTOMER_360_SINGLE_STATEMENT off, the scope check reads the customer with its
+branch, manager and team and each section asks its own selector. Both give the same 360 (tests
+compare them).
 
 Opening a 360 is itself an audited read (``customer.viewed``): ``record_opened_after`` writes it
 once the response has been handed to the client, so the page does not wait for the audit chain.
@@ -65,6 +67,7 @@ from fincrm.customers.selectors.tags import tags_for
 from fincrm.platform import context
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
+from fincrm.platform.errors import NotFound
 from fincrm.security.masking import mask
 
 logger = logging.getLogger("fincrm.customers")
@@ -375,21 +378,25 @@ def _choice_labels(model_label: str, field_name: str, language: str | None) -> d
     return {str(value): str(label) for value, label in field.flatchoices}
 
 
-def _choice(field_name: str, value: str) -> Choice:
-    """The label of a Customer choice field's value (``""`` stays blank)."""
+# The callers below ask for the active language once per section, not once per value: reading it
+# (a context-local lookup) cost more than the label itself.
+
+
+def _choice(field_name: str, value: str, language: str | None) -> Choice:
+    """The label of a Customer choice field's value in ``language`` (``""`` stays blank)."""
     if not value:
         return Choice("", "")
-    labels = _choice_labels(Customer._meta.label, field_name, translation.get_language())
+    labels = _choice_labels(Customer._meta.label, field_name, language)
     return Choice(value, labels.get(value, value))
 
 
-def _model_choice(instance: Any, field_name: str) -> Choice:
-    """The coded value of ``instance.field_name`` with its display label."""
+def _model_choice(instance: Any, field_name: str, language: str | None) -> Choice:
+    """The coded value of ``instance.field_name`` with its display label in ``language``."""
     value = str(getattr(instance, field_name, "") or "")
     if not value:
         return Choice("", "")
     # A field without choices has no labels: the value stands for itself.
-    labels = _choice_labels(instance._meta.label, field_name, translation.get_language())
+    labels = _choice_labels(instance._meta.label, field_name, language)
     return Choice(value, labels.get(value, value))
 
 
@@ -451,6 +458,9 @@ class Prefetched:
     """The rows of every section of one customer's 360, read in one statement (PostgreSQL): the
     same rows, in the same order, as the sections' own selectors return."""
 
+    # The customer row with its branch, primary manager and team, as access_customer_for_360 reads
+    # it (None if it was deleted since the scope check).
+    customer: Customer | None
     secondary: list[_Staff]
     tags: list[TagRow]
     aum: list[dict[str, Any]]
@@ -484,6 +494,12 @@ WITH household AS (
   WHERE customer_id = %(customer)s ORDER BY id LIMIT 1
 )
 SELECT json_build_object(
+ 'customer', (SELECT json_build_object('row', to_jsonb(c), 'org_unit', to_jsonb(o),
+     'primary_manager', to_jsonb(pm), 'covering_team', to_jsonb(ct))
+   FROM {_table("customers.Customer")} c JOIN {_table("org.OrgUnit")} o ON o.id = c.org_unit_id
+   LEFT JOIN {_table("users.User")} pm ON pm.id = c.primary_manager_id
+   LEFT JOIN {_table("org.Team")} ct ON ct.id = c.covering_team_id
+   WHERE c.id = %(customer)s),
  'secondary', (SELECT json_agg({staff.format("u")} ORDER BY s.since, s.id)
    FROM {_table("customers.SecondaryManager")} s JOIN {_table("users.User")} u ON u.id = s.user_id
    WHERE s.customer_id = %(customer)s),
@@ -541,31 +557,58 @@ SELECT json_build_object(
 """  # noqa: S608
 
 
-def _field_value(model_field: Any, value: Any) -> Any:
-    """A column of ``to_jsonb(row)`` as the ORM would have loaded it."""
-    if value is None:
-        return None
+def _aware(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _to_decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+# How a column of ``to_jsonb(row)`` becomes what the ORM would have loaded, by field type.
+_JSON_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "DateTimeField": _aware,
+    "DateField": date.fromisoformat,
+    "DecimalField": _to_decimal,
+    "UUIDField": uuid.UUID,
+}
+
+
+def _json_converter(model_field: Any) -> Callable[[Any], Any] | None:
+    """The conversion of one non-null column (None: the JSON value is the field's value)."""
     kind = model_field.get_internal_type()
-    if kind == "DateTimeField":
-        value = datetime.fromisoformat(value).astimezone(UTC)
-    elif kind == "DateField":
-        value = date.fromisoformat(value)
-    elif kind == "DecimalField":
-        value = value if isinstance(value, Decimal) else Decimal(str(value))
-    elif kind == "UUIDField":
-        value = uuid.UUID(value)
-    elif kind == "JSONField":
-        return value  # none of the 360's to_jsonb rows has one; loaded as parsed
-    converter = getattr(model_field, "from_db_value", None)
-    return converter(value, None, connection) if converter is not None else value
+    if kind == "JSONField":
+        return None  # none of the 360's to_jsonb rows has one; loaded as parsed
+    parse = _JSON_PARSERS.get(kind)
+    from_db_value = getattr(model_field, "from_db_value", None)
+    if from_db_value is None:
+        return parse
+    if parse is None:
+        return lambda value: from_db_value(value, None, connection)
+    return lambda value: from_db_value(parse(value), None, connection)
+
+
+@lru_cache(maxsize=32)
+def _json_loader(label: str) -> tuple[Any, list[str], list[tuple[str, Callable[[Any], Any] | None]]]:
+    """A model, its fields' attribute names and (column, conversion) pairs: worked out once, not
+    for every column of every row."""
+    model = apps.get_model(label)
+    fields = model._meta.concrete_fields
+    return (
+        model,
+        [field.attname for field in fields],
+        [(field.column, _json_converter(field)) for field in fields],
+    )
 
 
 def _instance(label: str, row: Mapping[str, Any]) -> Any:
     """A model instance from ``to_jsonb(row)``: every concrete field loaded, none deferred."""
-    model = apps.get_model(label)
-    fields = model._meta.concrete_fields
-    values = [_field_value(model_field, row.get(model_field.column)) for model_field in fields]
-    return model.from_db(connection.alias, [model_field.attname for model_field in fields], values)
+    model, attnames, columns = _json_loader(label)
+    values = []
+    for column, convert in columns:
+        value = row.get(column)
+        values.append(value if value is None or convert is None else convert(value))
+    return model.from_db(connection.alias, attnames, values)
 
 
 def _staff_row(row: Mapping[str, Any] | None) -> _Staff | None:
@@ -628,14 +671,12 @@ def _run_sections(cursor: Any, parameters: dict[str, Any]) -> str:
     return str(cursor.fetchone()[0])
 
 
-def prefetch_sections(customer: Customer) -> Prefetched | None:
-    """Every section's rows of a customer already reached through the actor's scope, in one
-    statement; None where that read is not available (SQLite, or switched off)."""
-    if not single_statement_enabled():
-        return None
+def prefetch_sections(customer_id: int) -> Prefetched:
+    """The customer and every section's rows, in one statement, for a customer already reached
+    through the actor's scope (only where ``single_statement_enabled``)."""
     parameters = {
-        "customer": customer.pk,
-        "object_id": str(customer.pk),
+        "customer": customer_id,
+        "object_id": str(customer_id),
         "months": AUM_MONTHS,
         "transactions": TRANSACTIONS_SHOWN,
         "history": HISTORY_SHOWN,
@@ -655,10 +696,14 @@ def prefetch_sections(customer: Customer) -> Prefetched | None:
         row.product = _instance("products.Product", item["product"])
         return row
 
+    accounts: dict[int, Any] = {}  # a few accounts carry the recent transactions: each loaded once
+
     def transaction(item: Mapping[str, Any]) -> Any:
         row = _instance("portfolio.Transaction", item["row"])
         account = item["account"]
-        row.account = None if account is None else _instance("portfolio.Account", account)
+        if account is not None and account["id"] not in accounts:
+            accounts[account["id"]] = _instance("portfolio.Account", account)
+        row.account = None if account is None else accounts[account["id"]]
         return row
 
     def event(item: Mapping[str, Any]) -> AuditEvent:
@@ -670,6 +715,7 @@ def prefetch_sections(customer: Customer) -> Prefetched | None:
         return AuditEvent(**loaded)
 
     return Prefetched(
+        customer=None if data["customer"] is None else _customer(data["customer"]),
         secondary=[staff for staff in map(_staff_row, data["secondary"] or []) if staff is not None],
         tags=[TagRow(tag["id"], tag["label"], tag["colour"], tag["group"]) for tag in data["tags"] or []],
         aum=data["aum"] or [],
@@ -698,6 +744,15 @@ def prefetch_sections(customer: Customer) -> Prefetched | None:
     )
 
 
+def _customer(item: Mapping[str, Any]) -> Customer:
+    customer: Customer = _instance("customers.Customer", item["row"])
+    customer.org_unit = _instance("org.OrgUnit", item["org_unit"])
+    manager, team = item["primary_manager"], item["covering_team"]
+    customer.primary_manager = None if manager is None else _instance("users.User", manager)
+    customer.covering_team = None if team is None else _instance("org.Team", team)
+    return customer
+
+
 # ---------------------------------------------------------------- the read
 
 
@@ -714,18 +769,33 @@ def customer_360(actor: Actor, customer_id: object, *, consents: bool = True) ->
     ``consents=False`` leaves the consents section out, for a page that shows the privacy app's
     own consent panel instead."""
     with one_read():
-        customer = access_customer_for_360(actor, customer_id)
+        rows: Prefetched | None = None
+        if single_statement_enabled():
+            # The scope check reads only the id; the customer row comes with every section.
+            in_scope: int = access_object(
+                customer_queryset(actor, VIEW).values_list("pk", flat=True),
+                customer_id,
+                actor=actor,
+                action=VIEW,
+                object_type="customer",
+            )
+            rows = prefetch_sections(in_scope)
+            if rows.customer is None:  # deleted since the check
+                raise NotFound("customer", customer_id)
+            customer = rows.customer
+        else:
+            customer = access_customer_for_360(actor, customer_id)
         remember_access(actor, customer)
-        return _assemble(actor, customer, consents=consents)
+        return _assemble(actor, customer, rows, consents=consents)
 
 
-def _assemble(actor: Actor, customer: Customer, *, consents: bool) -> Customer360:
+def _assemble(actor: Actor, customer: Customer, rows: Prefetched | None, *, consents: bool) -> Customer360:
     as_of = today()
-    rows = prefetch_sections(customer)
+    language = translation.get_language()
     return Customer360(
         identity=_identity(customer),
-        lifecycle_stage=_choice("lifecycle_stage", customer.lifecycle_stage),
-        value_tier=_choice("value_tier", customer.value_tier),
+        lifecycle_stage=_choice("lifecycle_stage", customer.lifecycle_stage, language),
+        value_tier=_choice("value_tier", customer.value_tier, language),
         kyc=_kyc(customer),
         flags=risk_flags(customer, as_of),
         coverage=_coverage(customer, rows),
@@ -792,13 +862,14 @@ def _group_tree(actor: Actor, customer: Customer) -> Any:
 
 def _identity(customer: Customer) -> Identity:
     individual = customer.kind == CustomerKind.INDIVIDUAL
+    language = translation.get_language()
     return Identity(
         customer_id=customer.pk,
         customer_number=customer.customer_number,
-        kind=_choice("kind", customer.kind),
-        status=_choice("status", customer.status),
+        kind=_choice("kind", customer.kind, language),
+        status=_choice("status", customer.status, language),
         name=mask("name", customer.name) if individual else customer.name,
-        id_type=_choice("id_type", customer.id_type),
+        id_type=_choice("id_type", customer.id_type, language),
         id_number=mask("id_number", customer.id_number),
         id_expires_on=customer.id_expires_on,
         mobile=mask("mobile", customer.mobile),
@@ -811,10 +882,11 @@ def _identity(customer: Customer) -> Identity:
 
 
 def _kyc(customer: Customer) -> Kyc:
+    language = translation.get_language()
     return Kyc(
-        aml_risk_rating=_choice("aml_risk_rating", customer.aml_risk_rating),
+        aml_risk_rating=_choice("aml_risk_rating", customer.aml_risk_rating, language),
         aml_next_review_on=customer.aml_next_review_on,
-        risk_tolerance=_choice("risk_tolerance", customer.risk_tolerance),
+        risk_tolerance=_choice("risk_tolerance", customer.risk_tolerance, language),
         risk_assessed_on=customer.risk_assessed_on,
         risk_expires_on=customer.risk_expires_on,
         is_professional_investor=customer.is_professional_investor,
@@ -825,7 +897,7 @@ def _kyc(customer: Customer) -> Kyc:
 def risk_flags(customer: Customer, as_of: date) -> list[RiskFlag]:
     """The header's risk badges: the AML rating always, then whatever needs attention."""
     kyc_warning_days = int(getattr(settings, "FINCRM_PROFILE_KYC_WARNING_DAYS", DEFAULT_KYC_WARNING_DAYS))
-    rating = _choice("aml_risk_rating", customer.aml_risk_rating)
+    rating = _choice("aml_risk_rating", customer.aml_risk_rating, translation.get_language())
     level = {"high": "danger", "medium": "warning"}.get(customer.aml_risk_rating, "success")
     flags = [RiskFlag("aml_rating", level, _("AML risk: %(rating)s") % {"rating": rating.label})]
     if customer.status == CustomerStatus.NEEDS_REVIEW:
@@ -983,14 +1055,15 @@ def _accounts(actor: Actor, customer: Customer, prefetched: Prefetched | None = 
     accounts_for = optional_function("fincrm.portfolio.selectors", "accounts_for")
     if accounts_for is None:
         return Section(available=False)
+    language = translation.get_language()
     rows = [
         AccountRow(
             id=account.pk,
-            kind=_model_choice(account, "kind"),
+            kind=_model_choice(account, "kind", language),
             number=account.masked_number,
             currency=account.currency,
             balance=account.balance,
-            status=_model_choice(account, "status"),
+            status=_model_choice(account, "status", language),
             opened_on=account.opened_on,
             source=account,
         )
@@ -1006,6 +1079,7 @@ def _holdings(
     if holdings_for is None:
         return Section(available=False)
     window = int(getattr(settings, "FINCRM_PROFILE_MATURITY_DAYS", DEFAULT_MATURITY_WINDOW_DAYS))
+    language = translation.get_language()
     rows = []
     holdings = prefetched.holdings if prefetched is not None else holdings_for(actor, customer.pk)
     for holding in holdings:
@@ -1017,7 +1091,7 @@ def _holdings(
                 id=holding.pk,
                 product_code=product.code,
                 product_name=product.name,
-                product_type=_model_choice(product, "product_type"),
+                product_type=_model_choice(product, "product_type", language),
                 risk_level=product.risk_level,
                 amount=holding.amount,
                 market_value=holding.market_value,
@@ -1038,6 +1112,7 @@ def _transactions(
     recent = optional_function("fincrm.portfolio.selectors", "recent_transactions")
     if recent is None:
         return Section(available=False)
+    language = translation.get_language()
     rows = []
     transactions = (
         prefetched.transactions
@@ -1051,11 +1126,11 @@ def _transactions(
                 id=row.pk,
                 booked_at=row.booked_at,
                 business_date=row.business_date,
-                direction=_model_choice(row, "direction"),
+                direction=_model_choice(row, "direction", language),
                 amount=row.amount,
                 currency=row.currency,
-                channel=_model_choice(row, "channel"),
-                transaction_type=_model_choice(row, "transaction_type"),
+                channel=_model_choice(row, "channel", language),
+                transaction_type=_model_choice(row, "transaction_type", language),
                 account=account.masked_number if account is not None else "",
                 counterparty=mask("account", row.counterparty_account),
                 cross_border=row.cross_border,
