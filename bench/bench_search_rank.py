@@ -1,4 +1,4 @@
-"""Search on the synthetic bank, in process: the rank index against the older path, same run.
+"""Search on the synthetic bank, in process: each actor's path against the older one, same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fincrm_bench_h4 \\
         .venv/bin/python bench/bench_search_rank.py --samples 100
@@ -7,10 +7,12 @@
 
 Times ``customer_search`` (the selector the page and the API call) for the issue's hard kinds of
 input (bench_customer360's inputs: a common surname character, two-letter initials, a
-two-character middle fragment) as head office (``sy_ops_hq``, institution scope) and as an
-account manager (``sy_am00001``, own scope), with ``FINCRM_SEARCH_RANK_INDEX`` on and off for
-each input in turn, and prints p50/p95 in ms and SQL queries per search. Read-only: it never
-writes to the database. Needs a synthetic bank (``fincrm synth``). Not a test.
+two-character middle fragment) as head office (``sy_ops_hq``, institution scope: the rank index,
+``FINCRM_SEARCH_RANK_INDEX`` on and off) and as an account manager (``sy_am00001``, own scope:
+the search over the book, ``FINCRM_SEARCH_SMALL_SCOPE`` at its default and 0), both paths for each
+input in turn; prints p50/p95 in ms and SQL queries per search, and checks both paths found the
+same. Read-only: it never writes to the database. Needs a synthetic bank (``fincrm synth``).
+Not a test.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,13 +41,18 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from fincrm.customers.models import Customer  # noqa: E402
-from fincrm.customers.selectors.search import customer_search  # noqa: E402
+from fincrm.customers.selectors.search import SMALL_SCOPE, customer_search  # noqa: E402
 from fincrm.integration import synth  # noqa: E402
 from fincrm.platform.actor import Actor  # noqa: E402
 from fincrm.users.actors import actor_for_user  # noqa: E402
 from fincrm.users.models import User  # noqa: E402
 
 HARD_KINDS = ("surname (one common character)", "initials (two letters)", "middle fragment (2 characters)")
+# Per actor: the setting that switches its path, the value for it and for the older path, labels.
+PATHS = {
+    "institution": ("FINCRM_SEARCH_RANK_INDEX", True, False, "rank", "older"),
+    "account manager": ("FINCRM_SEARCH_SMALL_SCOPE", SMALL_SCOPE, 0, "book", "tiers"),
+}
 
 
 def actors() -> dict[str, Actor]:
@@ -54,10 +62,12 @@ def actors() -> dict[str, Actor]:
     }
 
 
-def timed(actor: Actor, texts: list[str]) -> tuple[list[float], list[int], list[int]]:
+def timed(actor: Actor, texts: list[str]) -> list[list[Any]]:
+    """Per search: ms, SQL queries, customers found, and what was found (ids, then the "more" flag)."""
     times: list[float] = []
     queries: list[int] = []
     hits: list[int] = []
+    found: list[tuple[int, ...]] = []
     for text in texts:
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
@@ -65,7 +75,8 @@ def timed(actor: Actor, texts: list[str]) -> tuple[list[float], list[int], list[
             times.append((time.perf_counter() - started) * 1000)
         queries.append(len(captured.captured_queries))
         hits.append(len(result.customers))
-    return times, queries, hits
+        found.append((*(customer.pk for customer in result.customers), result.more))
+    return [times, queries, hits, found]
 
 
 def measure(count: int, seed: int, rounds: int) -> None:
@@ -81,32 +92,33 @@ def measure(count: int, seed: int, rounds: int) -> None:
     header = f"{'actor / kind':48} {'path':>10} {'p50':>7} {'p95':>7} {'max':>7} {'queries':>8} {'hits':>5}"
     print(header)
     for label, actor in actors().items():
+        name, new, old, new_label, old_label = PATHS[label]
         for kind in HARD_KINDS:
             texts = inputs[kind]
-            collected: dict[bool, tuple[list[float], list[int], list[int]]] = {
-                True: ([], [], []),
-                False: ([], [], []),
-            }
-            for rank in (True, False):
-                settings.FINCRM_SEARCH_RANK_INDEX = rank
+            collected: dict[bool, list[list[Any]]] = {True: [[], [], [], []], False: [[], [], [], []]}
+            for path in (True, False):
+                setattr(settings, name, new if path else old)
                 timed(actor, texts[:3])  # warm
             # Paired: every input by both paths, one right after the other, the order alternating,
             # so the load of a shared machine weighs on both alike.
             for round_number in range(rounds):
                 for index, text in enumerate(texts):
                     order = (True, False) if (index + round_number) % 2 else (False, True)
-                    for rank in order:
-                        settings.FINCRM_SEARCH_RANK_INDEX = rank
-                        for into, values in zip(collected[rank], timed(actor, [text]), strict=True):
+                    for path in order:
+                        setattr(settings, name, new if path else old)
+                        for into, values in zip(collected[path], timed(actor, [text]), strict=True):
                             into.extend(values)
-            for rank in (False, True):
-                times, queries, hits = collected[rank]
+            if collected[True][3] != collected[False][3]:
+                sys.exit(f"{label}: {kind}: the two paths found different customers")
+            for path in (False, True):
+                times, queries, hits, _found = collected[path]
                 print(
-                    f"{label + ': ' + kind:48} {'rank' if rank else 'older':>10} "
+                    f"{label + ': ' + kind:48} {new_label if path else old_label:>10} "
                     f"{statistics.median(times):7.1f} {percentile(times, 0.95):7.1f} {max(times):7.1f} "
                     f"{statistics.median(queries):8.0f} {statistics.mean(hits):5.1f}"
                 )
-    settings.FINCRM_SEARCH_RANK_INDEX = True
+        setattr(settings, name, new)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 def explain(actor_label: str, text: str) -> None:

@@ -308,3 +308,16 @@ def test_refresh_replaces_terms(world: World) -> None:
     refresh_search_terms([customer])
     terms = set(CustomerSearchTerm.objects.filter(customer=customer).values_list("kind", "term"))
     assert terms == terms_for_name("赵敏")
+
+
+def test_deleting_a_customer_deletes_its_terms(world: World) -> None:
+    # The terms keep their customer's id without a database foreign key: the ORM's cascade is
+    # what removes them, and a term left behind would name an id a later customer may never get.
+    customer = CustomerFactory(name="张无忌")
+    kept = CustomerFactory(name="张三丰")
+    assert CustomerSearchTerm.objects.filter(customer=customer).exists()
+    customer.delete()
+    assert not CustomerSearchTerm.objects.filter(customer_id=customer.pk).exists()
+    assert set(
+        CustomerSearchTerm.objects.filter(customer=kept).values_list("kind", "term")
+    ) == terms_for_name("张三丰")
