@@ -173,7 +173,10 @@ class Transaction(RowUidMixin, models.Model):
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     transaction_type = models.CharField(_("transaction type"), max_length=10, choices=Type.choices)
     counterparty_account = EncryptedTextField(_("counterparty account"), null=True, blank=True)
-    counterparty_account_bidx = BlindIndexField(source="counterparty_account", purpose="account_number")
+    # Indexed where there is one (the partial index below): most transactions name no counterparty.
+    counterparty_account_bidx = BlindIndexField(
+        source="counterparty_account", purpose="account_number", db_index=False
+    )
     cross_border = models.BooleanField(_("cross-border"), default=False)
     # The core system's journal reference: imports and feeds skip a transaction already booked
     # under the same account and reference (not unique in the database, see the class docstring).
@@ -190,6 +193,11 @@ class Transaction(RowUidMixin, models.Model):
                 fields=["account", "source_ref"],
                 condition=~models.Q(source_ref=""),
                 name="transaction_source_ref",
+            ),
+            models.Index(
+                fields=["counterparty_account_bidx"],
+                condition=models.Q(counterparty_account_bidx__isnull=False),
+                name="transaction_counterparty_bidx",
             ),
         ]
 

@@ -101,6 +101,14 @@ class RowUidField(models.UUIDField):
         kwargs.setdefault("unique", True)
         super().__init__(*args, **kwargs)
 
+    def deconstruct(self) -> Any:
+        # Field.deconstruct leaves out unique=False (Field's own default), and __init__ would then
+        # turn it back on: migrations must say so explicitly.
+        name, path, args, kwargs = super().deconstruct()
+        if not self.unique:
+            kwargs["unique"] = False
+        return name, path, args, kwargs
+
 
 class RowUidMixin(models.Model):
     """The immutable row id every model with encrypted fields carries (made before insert)."""

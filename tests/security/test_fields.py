@@ -11,9 +11,11 @@ from django.db.models import Value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fincrm.portfolio.models import Transaction
 from fincrm.security.fields import (
     Ciphertext,
     EncryptedFieldError,
+    RowUidField,
     associated_data,
     blind_index,
     normalize_digits,
@@ -234,3 +236,11 @@ def test_associated_data_names_table_column_and_row() -> None:
     row = uuid.UUID("12345678-1234-5678-1234-567812345678")
     assert associated_data("t", "c", row) == b"fincrm:v1:t:c:12345678-1234-5678-1234-567812345678"
     assert keyring is not None
+
+
+def test_a_row_uid_without_unique_index_stays_so_through_migrations():
+    """Migrations rebuild fields from ``deconstruct()``; ``unique=False`` must survive the trip."""
+    for unique in (True, False):
+        _name, _path, args, kwargs = RowUidField(unique=unique).deconstruct()
+        assert RowUidField(*args, **kwargs).unique is unique
+    assert Transaction._meta.get_field("row_uid").unique is False
