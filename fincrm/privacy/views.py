@@ -3,12 +3,16 @@ purposes, and data-subject requests."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -62,18 +66,50 @@ def _slot_choices(rows: list[ConsentRow]) -> list[tuple[str, str]]:
     ]
 
 
+def _form_fields(form: ConsentRecordForm) -> SafeString:
+    return SafeString(render_to_string("web/partials/form_fields.html", {"form": form}))
+
+
+@lru_cache(maxsize=256)
+def _blank_form_fields(language: str | None, slot_choices: tuple[tuple[str, str], ...]) -> SafeString:
+    """The fields of an unbound record form, rendered once per language and set of open slots
+    (nothing else varies between customers): the widgets' templates were a large part of the
+    360 page's rendering."""
+    return _form_fields(
+        ConsentRecordForm(slot_choices=slot_choices, initial={"source": ConsentSource.BRANCH})
+    )
+
+
 def consent_panel_context(
-    actor: Actor, customer_id: int, *, form: ConsentRecordForm | None = None
+    actor: Actor,
+    customer_id: int,
+    *,
+    form: ConsentRecordForm | None = None,
+    reached_for: str | None = None,
 ) -> dict[str, Any]:
-    """What privacy/_consents.html needs; the 360 page may call this and include the partial."""
-    rows = selectors.consents_for(actor, customer_id)
-    can_record = actor.can(RECORD) and selectors.customer_in_scope(actor, customer_id, RECORD)
+    """What privacy/_consents.html needs; the 360 page may call this and include the partial.
+
+    ``reached_for``: the action for which the caller has reached the customer in the actor's scope
+    in this request (the 360 page: ``customer.view``); what it covers is not checked again."""
+    if reached_for is not None and selectors.covers(actor, selectors.CONSENT_VIEW, reached_for):
+        rows = selectors.consent_rows(customer_id)
+    else:
+        rows = selectors.consents_for(actor, customer_id)
+    can_record = actor.can(RECORD) and selectors.customer_in_scope(
+        actor, customer_id, RECORD, reached_for=reached_for
+    )
+    fields = SafeString("")
     if can_record and form is None:
-        form = ConsentRecordForm(slot_choices=_slot_choices(rows), initial={"source": ConsentSource.BRANCH})
+        slots = tuple(_slot_choices(rows))
+        form = ConsentRecordForm(slot_choices=slots, initial={"source": ConsentSource.BRANCH})
+        fields = _blank_form_fields(get_language(), slots)
+    elif can_record and form is not None:
+        fields = _form_fields(form)
     return {
         "consent_customer_id": customer_id,
         "consent_rows": rows,
         "consent_form": form if can_record else None,
+        "consent_form_fields": fields,
         "can_record_consent": can_record,
     }
 

@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods
 
+from fincrm.customers.selectors import VIEW
 from fincrm.customers.selectors.profile import (
     Customer360,
     customer_360,
@@ -119,7 +120,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
     }
     if consent_panel is not None:
-        context.update(consent_panel(actor, profile.identity.customer_id))
+        # The 360 has reached the customer for VIEW: the panel does not check that scope again.
+        context.update(consent_panel(actor, profile.identity.customer_id, reached_for=VIEW))
     custom_fields = _custom_fields(actor, profile)
     context["partials"]["custom_fields"] = custom_fields is not None
     context.update(custom_fields or {})
