@@ -550,6 +550,9 @@ def delete_imported_customers(prefix: str) -> int:
     chosen = "SELECT id FROM customers_customer WHERE customer_number LIKE %s"
     pattern = prefix.replace("_", r"\_") + "%"
     with transaction.atomic(), connection.cursor() as cursor:
+        # Search terms keep their customer's id without a foreign key (a derived index): not in
+        # ``referencing``.
+        cursor.execute(f"DELETE FROM customers_customersearchterm WHERE customer_id IN ({chosen})", [pattern])
         for table, column in referencing("customers_customer"):
             if table.startswith("audit_"):
                 continue

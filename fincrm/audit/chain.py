@@ -101,11 +101,14 @@ def event_payload(fields: Mapping[str, Any], *, sequence: int, prev_hash: str) -
     return payload
 
 
+def event_bytes(fields: Mapping[str, Any], *, sequence: int, prev_hash: str) -> bytes:
+    """The canonical JSON of the event's fields, its sequence and prev_hash: what the hash covers."""
+    return canonical_bytes(event_payload(fields, sequence=sequence, prev_hash=prev_hash))
+
+
 def event_hash(fields: Mapping[str, Any], *, sequence: int, prev_hash: str) -> str:
-    """SHA-256 (hex) over the canonical JSON of the event's fields, its sequence and prev_hash."""
-    return hashlib.sha256(
-        canonical_bytes(event_payload(fields, sequence=sequence, prev_hash=prev_hash))
-    ).hexdigest()
+    """SHA-256 (hex) over ``event_bytes``."""
+    return hashlib.sha256(event_bytes(fields, sequence=sequence, prev_hash=prev_hash)).hexdigest()
 
 
 def fields_of(event: Any) -> dict[str, Any]:

@@ -3,15 +3,19 @@
 Audit events are recorded inside the service's transaction, so an event exists exactly when its
 change does. Inside a fincrm atomic block (``fincrm.platform.transaction.atomic``) ``audit_record``
 only buffers the event; right before the outermost fincrm block commits, ``_flush`` takes the
-chain lock, gives the buffered events their sequences and hashes, inserts them in one statement
-and moves the chain head. Outside a fincrm block (a plain request, a Django ``atomic``, the
+chain lock, gives the buffered events their sequences and hashes, inserts them in a few statements
+and moves the chain head. ``audit_record_stream`` buffers only a way to read the events (for bulk
+work: a million-row import's events are read and written in batches at commit, so memory stays
+bounded by the batch, not the file). Outside a fincrm block (a plain request, a Django ``atomic``, the
 shell) the event is chained and written at once, in its own fincrm block.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,7 @@ from django.db import connections
 from django.utils import timezone
 
 from fincrm.audit import registry
-from fincrm.audit.chain import GENESIS_HASH, event_hash, fields_of, jsonable
+from fincrm.audit.chain import GENESIS_HASH, event_bytes, fields_of, jsonable
 from fincrm.audit.models import AuditChainHead, AuditEvent, SecurityEvent
 from fincrm.platform import context, transaction
 from fincrm.platform.actor import Actor
@@ -28,7 +32,8 @@ from fincrm.platform.actor import Actor
 security_log = logging.getLogger("fincrm.security")
 
 _BUFFER = "audit.pending"
-INSERT_BATCH = 2000  # events per INSERT statement
+INSERT_BATCH = 2000  # events per INSERT statement, at most
+INSERT_BYTES = 4 << 20  # canonical JSON per INSERT statement, at most (bulk events are large)
 
 
 def _clip(value: str, length: int) -> str:
@@ -61,15 +66,19 @@ def _event(
 @dataclass(eq=False)
 class _Pending:
     """Events buffered in one savepoint: the marker sits in Django's on-commit list, so a savepoint
-    rolled back (ours or a plain Django ``atomic`` inside ours) drops it, and with it the events."""
+    rolled back (ours or a plain Django ``atomic`` inside ours) drops it, and with it the events.
+    ``events`` is the events themselves or a function that reads them at commit."""
 
-    events: list[AuditEvent]
+    events: list[AuditEvent] | Callable[[], Iterable[AuditEvent]]
 
     def __call__(self) -> None:  # the on-commit marker does nothing when it runs
         return None
 
+    def read(self) -> Iterable[AuditEvent]:
+        return self.events() if callable(self.events) else self.events
 
-def _append(events: list[AuditEvent]) -> None:
+
+def _append(events: list[AuditEvent] | Callable[[], Iterable[AuditEvent]]) -> None:
     if not events:
         return
     pending = transaction.storage()
@@ -122,6 +131,18 @@ def audit_record_many(actor: Actor, action: str, rows: Iterable[Mapping[str, Any
     return len(events)
 
 
+def audit_record_stream(actor: Actor, action: str, rows: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+    """``audit_record_many`` for more rows than memory should hold: ``rows()`` is called when the
+    fincrm block commits, inside its transaction, and its rows are chained and inserted in batches
+    as they are read, in the order they were recorded among the block's other events. What it reads
+    (a staging table, say) must still be there at that moment. Who, when and from where are taken
+    now, as for every event."""
+    registry.get(action)
+    request = context.current()
+    occurred_at = timezone.now()
+    _append(lambda: (_event(actor, action, occurred_at, request, row) for row in rows()))
+
+
 def _lock_head(using: str) -> AuditChainHead:
     """The chain head, locked until commit (PostgreSQL: FOR UPDATE; SQLite's IMMEDIATE transaction
     already holds the database's one write lock). Created from the newest event when missing."""
@@ -143,20 +164,30 @@ def _flush(using: str, storage: dict[str, Any]) -> None:
         return
     connection = connections[using]
     alive = {id(entry[1]) for entry in connection.run_on_commit}
-    events = [event for marker in markers if id(marker) in alive for event in marker.events]
+    live = [marker for marker in markers if id(marker) in alive]
     mine = {id(marker) for marker in markers}
     connection.run_on_commit = [entry for entry in connection.run_on_commit if id(entry[1]) not in mine]
-    if not events:
+    events = iter(itertools.chain.from_iterable(marker.read() for marker in live))
+    first = next(events, None)
+    if first is None:
         return
     head = _lock_head(using)
     sequence, previous = head.sequence, head.hash
-    for event in events:
+    batch: list[AuditEvent] = []
+    size = 0
+    for event in itertools.chain([first], events):
         sequence += 1
         event.sequence = sequence
         event.prev_hash = previous
-        event.hash = event_hash(fields_of(event), sequence=sequence, prev_hash=previous)
-        previous = event.hash
-    AuditEvent.objects.using(using).bulk_create(events, batch_size=INSERT_BATCH)
+        data = event_bytes(fields_of(event), sequence=sequence, prev_hash=previous)
+        event.hash = previous = hashlib.sha256(data).hexdigest()
+        batch.append(event)
+        size += len(data)
+        if len(batch) >= INSERT_BATCH or size >= INSERT_BYTES:
+            AuditEvent.objects.using(using).bulk_create(batch)
+            batch, size = [], 0
+    if batch:
+        AuditEvent.objects.using(using).bulk_create(batch)
     AuditChainHead.objects.using(using).filter(pk=head.pk).update(sequence=sequence, hash=previous)
 
 

@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fincrm.audit import services as audit_services
 from fincrm.audit.chain import GENESIS_HASH, canonical_bytes, event_hash, fields_of, jsonable
 from fincrm.audit.models import AuditChainHead, AuditEvent
-from fincrm.audit.services import audit_record, audit_record_many
+from fincrm.audit.services import audit_record, audit_record_many, audit_record_stream
 from fincrm.platform import context, transaction
 from fincrm.platform.actor import Actor
 
@@ -228,6 +229,52 @@ def test_record_many_writes_every_row_in_one_insert() -> None:
         range(1, 302)
     )
     assert AuditEvent.objects.get(sequence=301).after == {"n": 299}
+
+
+@pytest.mark.django_db
+def test_a_stream_is_read_at_commit_in_order_and_inserted_in_bounded_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(audit_services, "INSERT_BYTES", 2_000)  # a few events per INSERT
+    reads: list[int] = []
+
+    def rows() -> Any:
+        reads.append(AuditEvent.objects.count())  # what was written when the stream was read
+        for number in range(40):
+            yield {"object_type": "user", "object_id": str(number), "after": {"n": number, "pad": "x" * 100}}
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        audit_record(ACTOR, "user.updated", object_id="first")
+        audit_record_stream(ACTOR, "user.updated", rows)
+        audit_record(ACTOR, "user.updated", object_id="last")
+        assert reads == []  # nothing read before the commit
+    assert reads == [0]  # read once, at commit
+    inserts = [q for q in queries.captured_queries if 'INSERT INTO "audit_auditevent"' in q["sql"]]
+    assert len(inserts) > 2
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [event.object_id for event in events] == ["first", *map(str, range(40)), "last"]
+    previous = GENESIS_HASH
+    for sequence, event in enumerate(events, start=1):
+        assert (event.sequence, event.prev_hash) == (sequence, previous)
+        assert event.hash == event_hash(fields_of(event), sequence=sequence, prev_hash=previous)
+        previous = event.hash
+    assert AuditChainHead.objects.values_list("sequence", "hash").get() == (42, previous)
+
+
+@pytest.mark.django_db
+def test_a_stream_of_a_rolled_back_savepoint_is_never_read() -> None:
+    def rows() -> Any:
+        raise AssertionError("read although its savepoint was rolled back")
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                audit_record_stream(ACTOR, "user.updated", rows)
+                raise IntegrityError("duplicate")
+        except IntegrityError:
+            pass
+        audit_record_stream(ACTOR, "user.updated", lambda: [])  # an empty stream writes nothing
+    assert not AuditEvent.objects.exists()
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL, through rows as a reader hands them over."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -305,6 +306,37 @@ def test_large_batches_name_many_records_per_audit_event(
     assert {record[1] for event in events for record in event.after["records"]} == {
         f"IMP{n:05d}" for n in range(5)
     }
+
+
+def test_an_import_reads_its_record_events_from_the_stage_at_commit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """import_run keeps no per-record event in memory: they are read from the stage while the
+    commit chains and inserts them, a few at a time, in file order, after the ids are known."""
+    from fincrm.audit import services as audit_services
+    from fincrm.audit.chain import event_hash, fields_of
+    from fincrm.integration import importer
+
+    monkeypatch.setattr(importer, "PER_RECORD_AUDIT_LIMIT", 2)
+    monkeypatch.setattr(importer, "RECORDS_PER_EVENT", 2)
+    monkeypatch.setattr(audit_services, "INSERT_BYTES", 1)  # one event per INSERT
+    actor, batch = _batch("operations_a", rows_for(5))
+    first = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    outcome = importer.import_run(batch, actor=actor, dry_run=False)
+    assert (outcome.status, outcome.inserted) == ("done", 5)
+    stored = list(
+        Customer.objects.filter(customer_number__startswith="IMP")
+        .order_by("pk")
+        .values_list("pk", "customer_number")
+    )
+    assert [number for _pk, number in stored] == [f"IMP{n:05d}" for n in range(5)]  # ids in file order
+    events = list(AuditEvent.objects.filter(sequence__gt=first).order_by("sequence"))
+    imported = [event.after["records"] for event in events if event.action == "customer.imported"]
+    assert imported == [[[str(pk), number] for pk, number in stored[i : i + 2]] for i in (0, 2, 4)]
+    assert events[-1].action == "import.applied"
+    for previous, event in itertools.pairwise(events):
+        assert (event.sequence, event.prev_hash) == (previous.sequence + 1, previous.hash)
+        assert event.hash == event_hash(fields_of(event), sequence=event.sequence, prev_hash=event.prev_hash)
 
 
 def test_empty_cells_and_defaults_are_stable_across_imports(world: World) -> None:

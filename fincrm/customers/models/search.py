@@ -25,9 +25,17 @@ class CustomerSearchTerm(models.Model):
         PINYIN = "p", "pinyin"
         INITIALS = "i", "initials"
 
-    # Indexed by the unique (customer, kind, term) constraint below.
+    # Indexed by the unique (customer, kind, term) constraint below. No foreign key in the database
+    # (db_constraint=False): terms are a derived index of the customer's name, ~9 rows per customer,
+    # and the constraint cost an import ~9 deferred checks per new customer at commit. Deleting a
+    # customer through the ORM still deletes its terms (Django's collector cascades); the code that
+    # deletes, merges or renames customers rewrites their terms (services, importer, merge).
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="search_terms", db_index=False
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="search_terms",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=1, choices=Kind.choices)
     term = models.CharField(max_length=64)
