@@ -486,12 +486,9 @@ def _stage(actor: Actor, source: FeedSource, spec: FeedFile, *, parallel: bool) 
 
 
 def _parallel(spec: FeedFile) -> bool:
-    """Prepare in worker processes (forked: only outside any transaction) when it pays."""
-    return (
-        connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and spec.rows >= PARALLEL_FROM_ROWS
-    )
+    """Prepare in worker processes when it pays (forked, also inside the feed's transaction: the
+    workers never use the connection they inherit, see importer._worker_init)."""
+    return connection.vendor == "postgresql" and spec.rows >= PARALLEL_FROM_ROWS
 
 
 def _record_failure(actor: Actor, manifest: Manifest, message: str, seconds: float) -> FeedRun | None:
@@ -564,6 +561,9 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
                 continue
             loads[spec.entity] = _stage(actor, source, spec, parallel=_parallel(spec))
             mark = lap(f"stage {spec.entity}", mark)
+        # The stages are dropped after this block: their events are read at commit only when this
+        # block is the one that commits.
+        at_commit = not transaction.in_block()
         with transaction.atomic():
             _lock(manifest.system)
             state = _sequence_state(manifest)
@@ -573,7 +573,7 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
             touched: set[int] = set()
             for spec in manifest.ordered():
                 if spec.entity not in loads:
-                    loads[spec.entity] = _stage(actor, source, spec, parallel=False)
+                    loads[spec.entity] = _stage(actor, source, spec, parallel=_parallel(spec))
                     mark = lap(f"stage {spec.entity}", mark)
                 load = loads[spec.entity]
                 if load is None:
@@ -585,7 +585,7 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
                     load.check()
                     if load.invalid:
                         raise FeedRejected("invalid_rows", _issues_text(spec, load.issues, load.invalid))
-                    merged = load.merge(batch_label=f"feed {manifest.label}")
+                    merged = load.merge(batch_label=f"feed {manifest.label}", events_at_commit=at_commit)
                 counts[spec.entity] = {
                     "rows": load.rows,
                     "inserted": merged.inserted,

@@ -14,6 +14,7 @@ changes nothing (keys are matched on customer numbers and blind indexes, never c
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import multiprocessing
@@ -27,15 +28,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fincrm.audit.services import audit_record, audit_record_many
+from fincrm.audit.services import audit_record, audit_record_many, audit_record_stream
 from fincrm.customers.models import AmlRiskRating
 from fincrm.customers.services.profile import aml_review_months
 from fincrm.integration.entities import ENTITIES
-from fincrm.integration.loading import CHECKERS, Merged
+from fincrm.integration.loading import CHECKERS, Merged, RecordSource
 from fincrm.integration.models import ImportBatch, ImportIssue
 from fincrm.integration.preparing import Context, Issue, Prepared, Preparer
 from fincrm.integration.staging import Stage, is_postgresql, stage_tables_drop
@@ -52,9 +53,9 @@ CHUNK_ROWS = 5_000  # rows per preparation task: bounds memory, not the file siz
 ISSUE_CAP = 10_000  # issues kept per batch (all are counted)
 PER_RECORD_AUDIT_LIMIT = 10_000  # above this many changed records, one audit event names 1,000 of them
 RECORDS_PER_EVENT = 1_000
-PARALLEL_FROM_ROWS = 20_000
+PARALLEL_FROM_ROWS = 20_000  # smaller files are prepared in-process
 # What AUM is made of (DOMAIN.md): account balances and holdings, not the transactions themselves.
-AUM_ENTITIES = frozenset({"accounts", "holdings"})  # smaller files are prepared in-process
+AUM_ENTITIES = frozenset({"accounts", "holdings"})
 
 ENTITY_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "customers": ("customer.create", "customer.edit"),
@@ -142,6 +143,7 @@ def _context(actor: Actor, entity: str, mapping: dict[str, str], header: list[st
         today=timezone.localdate(),
         deletes=deletes,
         store_full_card_numbers=portfolio_services.store_full_card_numbers(),
+        copy_text=is_postgresql(),
     )
     if entity == "customers" or (entity == "accounts" and "org_unit" in mapping):
         context.org_units = dict(OrgUnit.objects.filter(is_active=True).values_list("code", "pk"))
@@ -168,10 +170,21 @@ def _context(actor: Actor, entity: str, mapping: dict[str, str], header: list[st
 # ---------------------------------------------------------------- preparation (optionally parallel)
 
 _worker_preparer: Preparer | None = None
+# A forked worker's copies of the parent's database connections (see _worker_init).
+_inherited_connections: list[Any] = []
 
 
 def _worker_init(context: Context) -> None:
+    """Workers never touch the database, but a fork copies the parent's open connections, and the
+    parent may be inside a transaction (a feed) or hold the stage's advisory lock. The copies stay
+    referenced here, so none is ever finalized (closing one would end the parent's session: the
+    worker exits with os._exit or SIGTERM, which finalize nothing), and Django forgets them, so
+    nothing in the worker can send a statement on the parent's session."""
     global _worker_preparer
+    for alias_connection in connections.all(initialized_only=True):
+        if alias_connection.connection is not None:
+            _inherited_connections.append(alias_connection.connection)
+            alias_connection.connection = None
     _worker_preparer = Preparer(context)
 
 
@@ -193,13 +206,13 @@ def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
 
 @contextmanager
 def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Iterator[Prepared]]:
-    """Prepared chunks in file order: from a fork pool of workers (PostgreSQL, outside a
-    transaction) or in this process."""
+    """Prepared chunks in file order: from a fork pool of workers or in this process. The
+    connection stays open (inside the caller's transaction, if any): see _worker_init."""
     if not parallel:
         preparer = Preparer(context)
-        yield (preparer.prepare(chunk) for chunk in _chunks(table))
+        prepared = (preparer.prepare(chunk) for chunk in _chunks(table))
+        yield (chunk.as_copy_text() for chunk in prepared) if context.copy_text else prepared
         return
-    connection.close()  # forked workers must not share this process's connection
     workers = max(1, min(int(getattr(settings, "FINCRM_IMPORT_WORKERS", 2)), multiprocessing.cpu_count()))
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(context,))
     try:
@@ -303,10 +316,12 @@ class Load:
     def invalid(self) -> int:
         return len(self.invalid_rows)
 
-    def merge(self, *, batch_label: str) -> Merged:
-        """Write the valid rows (inside the caller's transaction) with their audit events."""
+    def merge(self, *, batch_label: str, events_at_commit: bool = True) -> Merged:
+        """Write the valid rows (inside the caller's transaction) with their audit events. The
+        events are read from the stage when the transaction commits (``events_at_commit``: the
+        stage must be dropped only after that), else now, into memory."""
         merged = self.checker.merge()
-        _audit_records(self.actor, self.entity, merged, self.stage, batch_label)
+        _audit_records(self.actor, self.entity, merged, self.stage, batch_label, events_at_commit)
         return merged
 
     def drop(self) -> None:
@@ -331,10 +346,13 @@ AUDIT_CODES = {
 }
 
 
-def _audit_records(actor: Actor, entity: str, merged: Merged, stage: Stage, batch_label: str) -> None:
+def _audit_records(
+    actor: Actor, entity: str, merged: Merged, stage: Stage, batch_label: str, at_commit: bool
+) -> None:
     """Per-record events, written set-based with the transaction's commit. Past
     PER_RECORD_AUDIT_LIMIT records, one event names RECORDS_PER_EVENT of them (ids and keys), so a
-    million-row import writes a thousand events and memory stays bounded."""
+    million-row import writes a thousand events. ``at_commit``: the events are read from the stage
+    while the commit writes them, a batch at a time, so memory stays bounded whatever the file size."""
     if entity == "transactions":  # booked facts from a core system: one event per batch
         audit_record(
             actor,
@@ -346,39 +364,39 @@ def _audit_records(actor: Actor, entity: str, merged: Merged, stage: Stage, batc
         return
     total = merged.inserted + merged.updated + merged.deleted
     for source in merged.sources:
+        rows = functools.partial(
+            _record_events if total <= PER_RECORD_AUDIT_LIMIT else _grouped_events, source, stage, batch_label
+        )
         code = AUDIT_CODES[(source.object_type, source.action)]
-        records = source.rows(stage)
-        if total <= PER_RECORD_AUDIT_LIMIT:
-            audit_record_many(
-                actor,
-                code,
-                (
-                    {
-                        "object_type": source.object_type,
-                        "object_id": object_id,
-                        "after": {
-                            "key": key,
-                            "fields": fields,
-                            "action": source.action,
-                            "source": batch_label,
-                        },
-                    }
-                    for object_id, key, fields in records
-                ),
-            )
-            continue
-        while part := list(itertools.islice(records, RECORDS_PER_EVENT)):
-            audit_record(
-                actor,
-                code,
-                object_type="import",
-                object_id=batch_label,
-                after={
-                    "action": source.action,
-                    "object_type": source.object_type,
-                    "records": [[object_id, key] for object_id, key, _fields in part],
-                },
-            )
+        if at_commit:
+            audit_record_stream(actor, code, rows)
+        else:
+            audit_record_many(actor, code, rows())
+
+
+def _record_events(source: RecordSource, stage: Stage, batch_label: str) -> Iterator[dict[str, Any]]:
+    """One event per record."""
+    for object_id, key, fields in source.rows(stage):
+        yield {
+            "object_type": source.object_type,
+            "object_id": object_id,
+            "after": {"key": key, "fields": fields, "action": source.action, "source": batch_label},
+        }
+
+
+def _grouped_events(source: RecordSource, stage: Stage, batch_label: str) -> Iterator[dict[str, Any]]:
+    """One event per RECORDS_PER_EVENT records, naming their ids and keys."""
+    records = source.rows(stage)
+    while part := list(itertools.islice(records, RECORDS_PER_EVENT)):
+        yield {
+            "object_type": "import",
+            "object_id": batch_label,
+            "after": {
+                "action": source.action,
+                "object_type": source.object_type,
+                "records": [[object_id, key] for object_id, key, _fields in part],
+            },
+        }
 
 
 def load_rows(
@@ -402,7 +420,7 @@ def load_rows(
             load.check()
             if load.invalid:
                 raise LoadRejected(load.issues, load.invalid)
-            merged = load.merge(batch_label=source)
+            merged = load.merge(batch_label=source, events_at_commit=False)  # the stage goes first
     finally:
         load.drop()
     return LoadResult(
@@ -526,9 +544,7 @@ def import_run(
         )
         with uploads.upload_open(batch.upload_path, batch.pk) as stream:
             table = readers.open_table(stream, options)
-            parallel = (
-                is_postgresql() and batch.file_size > PARALLEL_FROM_ROWS * 100 and not transaction.in_block()
-            )
+            parallel = is_postgresql() and batch.file_size > PARALLEL_FROM_ROWS * 100
             load.stage_rows(table, parallel=parallel, progress=staged)
         _save(batch, phase="checking", rows_done=load.rows, rows_total=load.rows)
         turn.enter_context(entity_turn(batch.entity))  # held until the merge has committed
@@ -586,8 +602,11 @@ def import_run(
             outcome.seconds = time.perf_counter() - started
             return outcome
         _save(batch, phase="writing", **counts)
+        # The stage is dropped after this block: its events are read at commit only when this block
+        # is the one that commits.
+        at_commit = not transaction.in_block()
         with transaction.atomic():
-            merged = load.merge(batch_label=str(batch.pk))
+            merged = load.merge(batch_label=str(batch.pk), events_at_commit=at_commit)
             _after_merge(actor, batch, merged)
             result = {
                 "rows_inserted": merged.inserted,

@@ -10,7 +10,9 @@ check, parsed dates.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +34,7 @@ from fincrm.integration.entities import (
     ENTITIES,
     SHANGHAI,
     Bad,
+    CellParser,
     EntitySpec,
     FieldSpec,
     checked_value,
@@ -64,6 +67,7 @@ class Context:
     aml_review_months: dict[str, int] = field(default_factory=dict)
     risk_validity_months: int = 12
     store_full_card_numbers: bool = False
+    copy_text: bool = False  # the rows go to PostgreSQL's COPY: a row may be written as COPY text at once
 
     def __post_init__(self) -> None:
         self.spec: EntitySpec = ENTITIES[self.entity]
@@ -85,15 +89,18 @@ class Prepared:
     terms: list[tuple[Any, ...]] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     invalid_rows: list[int] = field(default_factory=list)
+    # Rows written as COPY lines (no newline) as they were prepared (``Context.copy_text``).
+    lines: list[str] = field(default_factory=list)
     # The same rows as COPY text, made by a worker process (then ``rows`` and ``terms`` are empty).
     copy_rows: bytes = b""
     copy_terms: bytes = b""
     staged: int = 0
 
     def as_copy_text(self) -> Prepared:
-        self.staged = len(self.rows)
-        self.copy_rows, self.copy_terms = fast_copy_text(self.rows), fast_copy_text(self.terms)
-        self.rows, self.terms = [], []
+        self.staged = len(self.rows) + len(self.lines)
+        self.copy_rows = fast_copy_text(self.rows) + "".join([line + "\n" for line in self.lines]).encode()
+        self.copy_terms = fast_copy_text(self.terms)
+        self.rows, self.terms, self.lines = [], [], []
         return self
 
 
@@ -141,6 +148,30 @@ def customer_terms(name: str) -> tuple[str, list[tuple[str, str]]]:
     return name_pinyin(name), sorted(terms_for_name(name))
 
 
+class RowUids:
+    """Row ids in time order, made without randomness per id: the UUID version 7 layout (RFC
+    9562), 48 bits of Unix milliseconds, then 42 random bits drawn per chunk (``renew``) and a
+    32-bit counter per id. Transactions are inserted by the million into a table whose row_uid
+    index is unique: ids newer than every one already there land at the index's right edge,
+    where random (version 4) ids would each touch a random leaf page of a large index."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        millis = time.time_ns() // 1_000_000
+        bits = int.from_bytes(os.urandom(6), "big")
+        text = (
+            f"{millis:012x}7{bits & 0xFFF:03x}{0x8000 | (bits >> 12) & 0x3FFF:04x}{bits >> 26 & 0xFFFF:04x}"
+        )
+        self.prefix = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        self.counter = 0
+
+    def __call__(self) -> str:
+        self.counter += 1
+        return f"{self.prefix}{self.counter:08x}"
+
+
 class Preparer:
     """Turns raw rows into staging tuples for one entity (``prepare`` per chunk)."""
 
@@ -160,6 +191,8 @@ class Preparer:
         self.reviews = {
             rating: add_months(context.today, months) for rating, months in context.aml_review_months.items()
         }
+        self.uids = RowUids()
+        self.transaction_parsers = self._transaction_parsers()
 
     def index(self, value: str, purpose: str) -> str:
         return self.sealer.index(self.index_normalizers[purpose](value), purpose)
@@ -171,18 +204,20 @@ class Preparer:
         return self.sealer.index(self.index_normalizers[purpose](value), purpose)
 
     def account_index(self, number: str) -> str:
-        """The blind index of an account number, memoized: a transactions file names the same
-        accounts again and again."""
+        """The blind index of a parsed account number (ASCII digits: already its normal form),
+        memoized: a transactions file names the same accounts again and again."""
         found = self.account_indexes.get(number)
         if found is None:
             if len(self.account_indexes) >= 500_000:
                 self.account_indexes.clear()
-            found = self.account_indexes[number] = self.index(number, "account_number")
+            found = self.account_indexes[number] = self.sealer.index(number, "account_number")
         return found
 
     def prepare(self, rows: Sequence[tuple[int, Sequence[object]]]) -> Prepared:
         out = Prepared()
         width = len(self.context.header)
+        self.uids.renew()
+        transaction_line = self._transaction_line if self.transaction_parsers else None
         for row_number, cells in rows:
             if len(cells) != width:
                 out.issues.append(
@@ -196,6 +231,9 @@ class Preparer:
                     )
                 )
                 out.invalid_rows.append(row_number)
+                continue
+            if transaction_line is not None and (line := transaction_line(row_number, cells)) is not None:
+                out.lines.append(line)
                 continue
             issues: list[Issue] = []
             values = self._parse(row_number, cells, issues)
@@ -515,7 +553,7 @@ class Preparer:
         self._required(row_number, op, values, issues)
         if issues:
             return
-        uid = synth_rows.row_uid()
+        uid = self.uids()
         number = values.get("account_number") or ""
         counterparty = values.get("counterparty_account")
         booked = values.get("booked_at")
@@ -537,8 +575,77 @@ class Preparer:
                 self.sealer.seal("portfolio_transaction", "counterparty_account", uid, counterparty)
                 if counterparty
                 else None,
-                self.index(counterparty, "account_number") if counterparty else None,
+                self.sealer.index(counterparty, "account_number") if counterparty else None,
                 values.get("cross_border"),
+            )
+        )
+
+    def _transaction_parsers(self) -> list[tuple[CellParser | None, int, bool]] | None:
+        """(parser, column index, required) per transaction field in the order of the entity's
+        fields (no parser and index -1 when unmapped), for ``_transaction_line``; None when it
+        does not apply: another entity, rows not bound for COPY, a required field the file does
+        not carry, or key ids that would need escaping in COPY text."""
+        context = self.context
+        if context.entity != "transactions" or not context.copy_text:
+            return None
+        required = context.spec.required
+        if any(name not in context.mapping for name in required):
+            return None
+        if any(character in self.sealer.prefix + self.sealer.index_prefix for character in "\\\t\n\r"):
+            return None
+        mapped = {name: (parse, position) for name, position, _column, _spec, parse in self.parsers}
+        return [(*mapped.get(spec.name, (None, -1)), spec.name in required) for spec in context.spec.fields]
+
+    def _transaction_line(self, row_number: int, cells: Sequence[object]) -> str | None:
+        """The common row of a transactions file as its stage's COPY line, in one step: what
+        ``_parse``, ``_transactions`` and ``_copy_line`` make of it (the same parsers), without the
+        dictionary, the issue lists and the escaping checks per row. Parsed values are codes,
+        digits, dates, amounts, ciphertext and blind indexes, which COPY takes as they are. None
+        when a row deletes (a feed's "D"), a booking cell is empty or any cell does not parse:
+        the general path then prepares the row or reports its issues."""
+        op_position = self.context.op_position
+        if op_position >= 0 and cells[op_position] != "U":
+            return None
+        values: list[Any] = []
+        for parse, position, required in self.transaction_parsers or ():
+            raw = None if parse is None else cells[position]
+            if parse is None or raw is None or (type(raw) is str and (not raw or raw.isspace())):
+                if required:
+                    return None
+                values.append(None)
+                continue
+            try:
+                values.append(parse(raw, ""))
+            except Bad:
+                return None
+        ref, number, booked, business, amount, currency, direction, channel, kind, counterparty, cross = (
+            values
+        )
+        uid = self.uids()
+        if business is None:
+            business = booked.astimezone(SHANGHAI).date()
+        if counterparty:
+            sealed = self.sealer.seal("portfolio_transaction", "counterparty_account", uid, counterparty)
+            counterparty_index = self.sealer.index(counterparty, "account_number")
+        else:
+            sealed = counterparty_index = "\\N"
+        return "\t".join(
+            (
+                str(row_number),
+                "U",
+                uid,
+                ref,
+                self.account_index(number),
+                booked.isoformat(),
+                business.isoformat(),
+                str(amount),
+                currency or "\\N",
+                direction,
+                channel,
+                kind,
+                sealed,
+                counterparty_index,
+                "\\N" if cross is None else "t" if cross else "f",
             )
         )
 

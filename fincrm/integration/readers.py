@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar, cast
 from xml.etree.ElementTree import ParseError
 
 from django.utils.translation import gettext_lazy as _
@@ -47,6 +47,7 @@ MAX_XLSX_ENTRIES = 10_000
 # compresses well and is harmless).
 RATIO_CHECK_FROM = 1 * MiB
 
+Cell = TypeVar("Cell")
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
@@ -121,6 +122,8 @@ def open_table(stream: BinaryIO, options: ReadOptions) -> Table:
 
 
 def _is_empty(cells: Sequence[object]) -> bool:
+    if cells and type(cells[0]) is str and cells[0].strip():  # the common row, at once (every row asks)
+        return False
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
@@ -178,7 +181,7 @@ def _check_header(cells: Sequence[object], row: int, options: ReadOptions) -> li
     return names
 
 
-def _fit(cells: list[object], width: int) -> list[object]:
+def _fit(cells: list[Cell], width: int) -> list[Cell]:
     """Drop empty cells beyond the header's width (the padding of a spreadsheet's used range)."""
     if len(cells) > width:
         end = len(cells)
@@ -235,26 +238,32 @@ class _CsvLines:
         self.pending: tuple[str, Any, dict[str, Any]] | None = None
         self.record_chars = 0  # characters handed out for the record being parsed
         self.record_delimiters = 0
+        self.plain = False  # every line of ``lines`` is one whole record within the bounds
 
-    def __iter__(self) -> _CsvLines:
-        return self
-
-    def __next__(self) -> str:
-        while self.position >= len(self.lines):
-            if self.pending is not None:
-                code, template, params = self.pending
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            if self.position >= len(self.lines):
+                if self.pending is not None:
+                    code, template, params = self.pending
+                    raise FileRejected(code, template, row=self.table.record + 1, **params)
+                if self.eof:
+                    return
+                self._fill()
+                continue
+            if self.plain and not self.record_chars:
+                # At a record's start in a block whose every line is a whole record within the
+                # bounds (no quote, no line too long): the lines need no accounting one by one.
+                lines, self.lines, self.position = self.lines, [], 0
+                yield from lines
+                continue
+            line = self.lines[self.position]
+            self.position += 1
+            self.record_chars += len(line)
+            self.record_delimiters += line.count(self.options.delimiter)
+            if self.record_chars > self.options.max_record_chars:
+                code, template, params = self._oversized(self.record_delimiters)
                 raise FileRejected(code, template, row=self.table.record + 1, **params)
-            if self.eof:
-                raise StopIteration
-            self._fill()
-        line = self.lines[self.position]
-        self.position += 1
-        self.record_chars += len(line)
-        self.record_delimiters += line.count(self.options.delimiter)
-        if self.record_chars > self.options.max_record_chars:
-            code, template, params = self._oversized(self.record_delimiters)
-            raise FileRejected(code, template, row=self.table.record + 1, **params)
-        return line
+            yield line
 
     def record_done(self) -> None:
         self.record_chars = 0
@@ -297,6 +306,7 @@ class _CsvLines:
             self.pending = ("encoding", WRONG_ENCODING, {"encoding": self.options.encoding.upper()})
             text = self.decoder.decode(data)
         self.lines = _LINES.findall(text)
+        self.plain = '"' not in text and max(map(len, self.lines), default=0) <= self.options.max_record_chars
 
     def _good_prefix(self, data: bytes, position: int) -> bytes:
         """The whole lines before ``position``, with a fresh decoder to read them."""
@@ -404,12 +414,13 @@ class CsvTable(Table):
             cells = self._next()
             if cells is None:
                 return None
-            if _is_empty(list(cells)):
+            if _is_empty(cells):
                 continue
             if self.options.max_rows is not None and self.record - self.header_row > self.options.max_rows:
                 # Rows are counted as the user sees them, blank lines included: a conservative cap.
                 raise _too_many_rows(self.record, self.options.max_rows)
-            return self.record, _fit(list(cells), len(self.header))
+            # csv gives a new list per record, handed on without a copy (never written as list[str])
+            return self.record, cast("list[object]", _fit(cells, len(self.header)))
 
     def rows(self) -> Iterator[tuple[int, list[object]]]:
         if self._first is not None:

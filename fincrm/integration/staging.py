@@ -81,7 +81,6 @@ WORK_COLUMNS: Columns = (
 )  # fmt: skip
 
 PREFIX = "integration_stage_"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _NAME = re.compile(rf"{PREFIX}[0-9a-f]{{32}}(_terms)?")
 
 
@@ -129,9 +128,10 @@ class Stage:
                 self.copy(copy_text(rows), terms=terms)
             else:
                 marks = ", ".join(["%s"] * len(columns))
+                uuids = [kind == "uuid" for _column, kind in columns]
                 cursor.executemany(
                     f"INSERT INTO {q(name)} ({names}) VALUES ({marks})",  # noqa: S608
-                    [tuple(map(_sqlite_value, row)) for row in rows],
+                    [tuple(map(_sqlite_value, row, uuids)) for row in rows],
                 )
 
     def copy(self, data: bytes, *, terms: bool = False) -> None:
@@ -210,15 +210,16 @@ class Stage:
             return list(cursor.fetchall())
 
 
-def _sqlite_value(value: Any) -> Any:
-    """What Django itself would store in SQLite: naive UTC date-times, uuids as 32 hex digits."""
+def _sqlite_value(value: Any, is_uuid: bool) -> Any:
+    """What Django itself would store in SQLite: naive UTC date-times, uuids (of any version, in
+    a uuid column) as 32 hex digits."""
     if isinstance(value, datetime):
         return connection.ops.adapt_datetimefield_value(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, str) and len(value) == 36 and _UUID.fullmatch(value):
+    if is_uuid and isinstance(value, str):
         return value.replace("-", "")
     return value
 

@@ -136,6 +136,71 @@ def test_a_feed_applies_its_files_in_dependency_order(world: World, tmp_path: Pa
     assert published.order_by("-id").first().payload == {"feed_run_id": run.pk}
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
+def test_worker_processes_prepare_a_feed_inside_the_callers_transaction(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test runs inside a transaction, like a feed applied in an outer atomic block: workers are
+    forked while it is open and must leave the parent's session alone (same backend, same
+    transaction, the stage's advisory lock still held while they work)."""
+    from fincrm.integration import importer
+
+    monkeypatch.setattr(feeds, "PARALLEL_FROM_ROWS", 0)  # every file goes to the workers
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)  # several chunks in flight
+    forks: list[bool] = []
+    locked: list[bool] = []
+    in_order = importer._in_order
+
+    def watched(pool: Any, chunks: Any, *, ahead: int) -> Any:
+        forks.append(True)
+        for prepared in in_order(pool, chunks, ahead=ahead):
+            with connection.cursor() as cursor:  # a stage's lock, held by this session
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                )
+                locked.append(cursor.fetchone()[0] > 0)
+            yield prepared
+
+    monkeypatch.setattr(importer, "_in_order", watched)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), txid_current()")
+        session = cursor.fetchone()
+    folder = write_feed(tmp_path, 1, FULL)
+    outcome = apply(folder)
+    assert outcome.status == feeds.APPLIED, outcome.message
+    assert len(forks) == len(FULL)
+    assert locked
+    assert all(locked)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), txid_current()")
+        assert cursor.fetchone() == session  # the same session, still in the test's transaction
+    account = Account.objects.get(customer__customer_number="FEED-1")
+    booked = Transaction.objects.filter(account=account).order_by("source_ref")
+    assert [(t.source_ref, t.amount) for t in booked] == [
+        ("J-1", Decimal("49900.00")),
+        ("J-2", Decimal("20.00")),
+    ]
+    assert account.account_number == "1001200030004"  # decrypts: sealed by a worker for its row
+
+
+def test_a_feed_inside_an_outer_block_writes_its_record_events_with_the_outer_commit(
+    world: World, tmp_path: Path
+) -> None:
+    """The stages are gone when an outer fincrm block commits, so the feed's per-record events must
+    not wait to be read from them then."""
+    from fincrm.platform import transaction as fincrm_transaction
+
+    folder = write_feed(tmp_path, 1, FULL)
+    with fincrm_transaction.atomic():
+        outcome = apply(folder)
+        assert outcome.status == feeds.APPLIED, outcome.message
+    imported = AuditEvent.objects.filter(action="customer.imported", object_type="customer")
+    assert set(imported.values_list("object_id", flat=True)) == {
+        str(pk)
+        for pk in Customer.objects.filter(customer_number__startswith="FEED-").values_list("pk", flat=True)
+    }
+
+
 def test_an_applied_sequence_again_is_a_no_op(world: World, tmp_path: Path) -> None:
     folder = write_feed(tmp_path, 1, {"products": PRODUCTS})
     assert apply(folder).status == feeds.APPLIED

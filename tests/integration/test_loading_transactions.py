@@ -87,3 +87,14 @@ def test_booked_once_then_unchanged_then_deleted(world: World) -> None:
         "J-3",
         "J-4",
     ]
+
+
+def test_booked_rows_carry_time_ordered_ids_stored_as_django_stores_them(world: World) -> None:
+    account = _accounts()
+    header = [*HEADER, "counterparty_account"]
+    load("operations_a", "transactions", header, [[*_row(f"J-{n}"), "6222020299998888"] for n in range(3)])
+    booked = list(Transaction.objects.filter(account=account).order_by("source_ref"))
+    assert {t.row_uid.version for t in booked} == {7}
+    # Found by its row id (SQLite keeps uuids as 32 hex digits), and sealed for it.
+    assert [Transaction.objects.get(row_uid=t.row_uid).pk for t in booked] == [t.pk for t in booked]
+    assert {t.counterparty_account for t in booked} == {"6222020299998888"}

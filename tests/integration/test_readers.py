@@ -259,6 +259,37 @@ def test_csv_shaped_garbage_never_raises_anything_but_file_rejected(data: list[b
     )
 
 
+def _outcome(data: bytes, options: ReadOptions) -> object:
+    try:
+        return read(data, options)
+    except FileRejected as error:
+        return (error.code, error.row)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(
+        st.sampled_from(
+            [b",", b'"', b"\n", b"\r", b"\r\n", b"a", b"bc", "张".encode(), b"\xff", b" ", b"\x00"]
+        ),
+        max_size=300,
+    ),
+    block=st.integers(min_value=1, max_value=40),
+)
+def test_rows_and_refusals_do_not_depend_on_where_blocks_end(data: list[bytes], block: int) -> None:
+    """Blocks of whole lines without a quote are handed to the parser at once, others line by line
+    (a quoted field may span lines and blocks): the rows, their numbers and any refusal are the
+    same whatever the block size."""
+    from unittest import mock
+
+    from fincrm.integration import readers
+
+    options = ReadOptions(file_format="csv", max_columns=4, max_field_chars=12)  # records over 60 characters
+    whole = _outcome(b"a,b\n" + b"".join(data), options)
+    with mock.patch.object(readers, "BLOCK_BYTES", block):
+        assert _outcome(b"a,b\n" + b"".join(data), options) == whole
+
+
 # -- XLSX -----------------------------------------------------------------------------------------
 
 
