@@ -59,6 +59,18 @@ class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
         return customer
 
 
+def corporate_group(manager: Any) -> tuple[Customer, Customer]:
+    """A group of three companies: (parent, child) in ``manager``'s book, a second subsidiary in
+    nobody's."""
+    company = {"kind": "corporate", "id_type": "uscc"}
+    parent = CustomerFactory(name="华信控股集团有限公司", primary_manager=manager, **company)
+    child = CustomerFactory(
+        name="华信科技有限公司", primary_manager=manager, parent_company=parent, **company
+    )
+    CustomerFactory(name="华信物流有限公司", parent_company=parent, **company)
+    return parent, child
+
+
 class TagFactory(factory.django.DjangoModelFactory[Tag]):
     class Meta:
         model = Tag

@@ -15,7 +15,7 @@ from fincrm.customers.models import Customer
 from fincrm.customers.selectors.profile import customer_360
 from fincrm.platform.api import RENDERER
 from fincrm.privacy import services as privacy
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import corporate_group
 from tests.customers.profile_support import actor_of, add_portfolio
 from tests.support.auth import sign_in
 from tests.support.english import client, english
@@ -147,17 +147,7 @@ def test_a_corporate_payload_with_its_group_is_what_the_schema_describes(
     world: World, client: Client
 ) -> None:
     manager = World.user("account_manager_a")
-    parent = CustomerFactory(
-        kind="corporate", name="华信控股集团有限公司", id_type="uscc", primary_manager=manager
-    )
-    child = CustomerFactory(
-        kind="corporate",
-        name="华信科技有限公司",
-        id_type="uscc",
-        primary_manager=manager,
-        parent_company=parent,
-    )
-    CustomerFactory(kind="corporate", name="华信物流有限公司", id_type="uscc", parent_company=parent)
+    _parent, child = corporate_group(manager)
 
     body = _checked_against_the_schema(get_360(client, "account_manager_a", child.pk))
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from fincrm.audit.models import AuditEvent, SecurityEvent
 from fincrm.audit.services import audit_record
 from fincrm.customers.models import Customer, CustomerStatus
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import corporate_group
 from tests.customers.profile_support import actor_of, add_portfolio
 from tests.support.auth import sign_in
 from tests.support.english import client, english
@@ -203,17 +203,7 @@ def test_strict_csp_no_inline_script_or_style(world: World, client: Client) -> N
 
 def test_corporate_shows_its_name_and_its_group(world: World, client: Client) -> None:
     manager = World.user("account_manager_a")
-    parent = CustomerFactory(
-        kind="corporate", name="华信控股集团有限公司", id_type="uscc", primary_manager=manager
-    )
-    child = CustomerFactory(
-        kind="corporate",
-        name="华信科技有限公司",
-        id_type="uscc",
-        primary_manager=manager,
-        parent_company=parent,
-    )
-    CustomerFactory(kind="corporate", name="华信物流有限公司", id_type="uscc", parent_company=parent)
+    parent, child = corporate_group(manager)
 
     html = open_360(client, "account_manager_a", child.pk).content.decode()
 
