@@ -9,14 +9,15 @@ sees revocation, deactivation and role changes as they are at that moment (nothi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from fincrm.org.models import Team
+from fincrm.org.models import OrgUnit, Team
 from fincrm.platform.actor import Actor, ActorKind, Scope
-from fincrm.platform.rows import sql_text, table
+from fincrm.platform.rows import load_instance, select_columns, sql_text, table, width
 from fincrm.users.models import ApiToken, Role, RoleAssignment, RolePermission, TeamMembership, User
 
 # Separators of the joined grants ("permission:scope,permission:scope") and teams ("1,2") that
@@ -84,6 +85,19 @@ def _joined_access(
             grants[permission].add(Scope(scope))
     teams = frozenset(int(item) for item in (joined_teams or "").split(_ITEM) if item)
     return {permission: frozenset(scopes) for permission, scopes in grants.items()}, teams
+
+
+def user_with_unit_columns(connection: BaseDatabaseWrapper) -> str:
+    """SELECT-list columns of a user (alias ``u``) and their unit (alias ``o``), for a
+    hand-written statement joining ``{users} u JOIN {units} o ON o.id = u.org_unit_id``."""
+    return f"{select_columns(User, 'u', connection)}, {select_columns(OrgUnit, 'o', connection)}"
+
+
+def user_with_unit(row: Sequence[Any], start: int, connection: BaseDatabaseWrapper) -> User:
+    """The user, their unit loaded, from ``user_with_unit_columns`` beginning at ``row[start]``."""
+    user = load_instance(User, row, start, connection)
+    user.org_unit = load_instance(OrgUnit, row, start + width(User), connection)
+    return user
 
 
 def token_access(token: ApiToken) -> tuple[dict[str, frozenset[Scope]], frozenset[int]] | None:

@@ -11,7 +11,8 @@ from django.db import connection
 from django.http import HttpRequest
 
 from fincrm.org.models import OrgUnit
-from fincrm.platform.rows import load_instance, select_columns, sql_text, table, width
+from fincrm.platform.rows import sql_text, table
+from fincrm.users.actors import user_with_unit, user_with_unit_columns
 from fincrm.users.models import User
 
 
@@ -42,13 +43,12 @@ class StaffBackend(BaseBackend):
             row = cursor.fetchone()
         if row is None:
             return None
-        user = load_instance(User, row, 0, connection)
-        user.org_unit = load_instance(OrgUnit, row, width(User), connection)
+        user = user_with_unit(row, 0, connection)
         return user if self.user_can_authenticate(user) else None
 
 
 _USER_STATEMENT = """
-SELECT {user_columns}, {unit_columns}
+SELECT {user_columns}
 FROM {users} u JOIN {units} o ON o.id = u.org_unit_id
 WHERE u.id = %s"""
 
@@ -58,8 +58,7 @@ def _user_sql(vendor: str) -> str:
     del vendor  # the cache key: quoting differs per database
     return sql_text(
         _USER_STATEMENT,
-        user_columns=select_columns(User, "u", connection),
-        unit_columns=select_columns(OrgUnit, "o", connection),
+        user_columns=user_with_unit_columns(connection),
         users=table(User, connection),
         units=table(OrgUnit, connection),
     )

@@ -14,7 +14,7 @@ from fincrm.platform.actor import Actor
 from fincrm.platform.errors import NotFound
 from fincrm.platform.permissions import all_permissions
 from fincrm.platform.rows import load_instance, select_columns, sql_text, table, width
-from fincrm.users.actors import access_columns, grants_for_user
+from fincrm.users.actors import access_columns, grants_for_user, user_with_unit, user_with_unit_columns
 from fincrm.users.models import ApiToken, MfaDevice, Role, User
 from fincrm.users.services.mfa import user_requires_mfa
 
@@ -44,7 +44,7 @@ def access_api_token(actor: Actor, token_id: object, *, for_update: bool = False
 
 
 _BEARER_STATEMENT = """
-SELECT {token_columns}, {user_columns}, {unit_columns}, {access}
+SELECT {token_columns}, {user_columns}, {access}
 FROM {tokens} k JOIN {users} u ON u.id = k.owner_id JOIN {units} o ON o.id = u.org_unit_id
 WHERE k.prefix = %s"""
 
@@ -57,8 +57,7 @@ def _bearer_sql(vendor: str) -> str:
     return sql_text(
         _BEARER_STATEMENT,
         token_columns=select_columns(ApiToken, "k", connection),
-        user_columns=select_columns(User, "u", connection),
-        unit_columns=select_columns(OrgUnit, "o", connection),
+        user_columns=user_with_unit_columns(connection),
         access=access_columns("k.owner_id", connection),
         tokens=table(ApiToken, connection),
         users=table(User, connection),
@@ -75,9 +74,7 @@ def token_for_prefix(prefix: str) -> ApiToken | None:
     if row is None:
         return None
     token = load_instance(ApiToken, row, 0, connection)
-    owner = load_instance(User, row, width(ApiToken), connection)
-    owner.org_unit = load_instance(OrgUnit, row, width(ApiToken) + width(User), connection)
-    token.owner = owner
+    token.owner = user_with_unit(row, width(ApiToken), connection)
     # Set as the ORM sets annotations; token_access reads them.
     grants, teams = row[-2:]
     token.__dict__.update(owner_grants=grants, owner_teams=teams)
