@@ -271,6 +271,8 @@ def prepared_customers(
     and blind indexes, pinyin, codes resolved to ids. What a prepared COPY would write."""
     from fincrm.customers.search_terms import name_pinyin
     from fincrm.customers.services.profile import aml_review_months
+    from fincrm.integration.importer import CHUNK_ROWS as IMPORT_CHUNK_ROWS
+    from fincrm.integration.preparing import RowUids
     from fincrm.security.fields import normalizer_for
 
     sealer = Sealer(keys)
@@ -284,8 +286,11 @@ def prepared_customers(
             return None, None
         return sealer.seal(table, column, uid, value), sealer.index(normal[purpose](value), purpose)
 
-    for row in records:
-        uid = synth_rows.row_uid()
+    uids = RowUids()  # time-ordered, renewed per chunk of rows: the importer's own row ids
+    for number, row in enumerate(records):
+        if number % IMPORT_CHUNK_ROWS == 0:
+            uids.renew()
+        uid = uids()
         name = row["name"]
         pinyin = synth_rows.name_terms(name)[0] if row["kind"] == "individual" else name_pinyin(name)
         id_number, id_bidx = sealed(uid, "id_number", row["id_number"], "id_number")

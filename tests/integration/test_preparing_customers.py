@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fincrm.customers.models import CustomerSearchTerm
+from fincrm.customers.search_terms import terms_for_name
 from fincrm.integration import preparing
 from fincrm.integration.synth_rows import Keys, copy_text
 from fincrm.security.fields import blind_index_with, normalizer_for
@@ -89,3 +91,30 @@ def test_fast_copy_text_escapes_like_copy_text() -> None:
     rows = [(1, None, "a\tb", "c\\d", "e\nf", date(2026, 1, 2), True), (2, "plain", None, "名", False, 0, "")]
     assert preparing.fast_copy_text(rows) == copy_text(rows)
     assert preparing.fast_copy_text([]) == b""
+
+
+TERMS = st.lists(
+    st.tuples(
+        st.integers(min_value=2, max_value=10**7),
+        st.sampled_from(list(CustomerSearchTerm.Kind)),
+        st.one_of(
+            st.text(max_size=8), st.sampled_from(["zhang", "张三", "a\\b", "\\N", "x\ty", "l\nm", "r\rs"])
+        ),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(terms=TERMS)
+def test_terms_copy_text_equals_copy_text(terms: list[tuple[int, str, str]]) -> None:
+    assert preparing.terms_copy_text(terms) == copy_text(terms)
+
+
+def test_terms_of_real_names_are_written_as_copy_text_writes_them() -> None:
+    names = ["欧阳明华", "单田芳", "John Smith", "Ünïcode Trading Co., Ltd.", "back\\slash 公司"]
+    terms = [
+        (row, kind, term) for row, name in enumerate(names, 2) for kind, term in sorted(terms_for_name(name))
+    ]
+    assert preparing.terms_copy_text(terms) == copy_text(terms)
+    assert preparing.terms_copy_text([]) == b""
