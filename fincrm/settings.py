@@ -122,7 +122,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Sessions: server-side rows; idle and absolute limits enforced by SessionPolicyMiddleware.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "fincrm.users.session_store"
 SESSION_COOKIE_AGE = CONFIG.session_absolute_hours * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

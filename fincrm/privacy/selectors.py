@@ -61,19 +61,30 @@ def consents_for(actor: Actor, customer_id: int) -> list[ConsentRow]:
     return consent_rows(customer.pk)
 
 
-def consent_rows(customer_id: int) -> list[ConsentRow]:
+# The consent-based purposes (in display order) and one customer's consents (oldest first), as
+# ``consent_purposes`` and ``consent_rows`` read them.
+ConsentsRead = tuple[list[ProcessingPurpose], list[Consent]]
+
+
+def consent_rows(customer_id: int, *, read: ConsentsRead | None = None) -> list[ConsentRow]:
     """``consents_for`` without its scope check, for a caller that has reached the customer for
-    ``CONSENT_VIEW`` already in this request (the 360 page). Two queries."""
+    ``CONSENT_VIEW`` already in this request (the 360 page). Two queries, none when the caller
+    hands over the rows it has ``read`` already (the 360's one statement reads them too)."""
+    if read is None:
+        consents = list(Consent.objects.filter(customer_id=customer_id).order_by("given_at", "id"))
+        purposes = consent_purposes()
+    else:
+        purposes, consents = read
     current: dict[tuple[int, str], Consent] = {}
     withdrawn: dict[tuple[int, str], datetime] = {}
-    for consent in Consent.objects.filter(customer_id=customer_id).order_by("given_at", "id"):
+    for consent in consents:
         slot = (consent.purpose_id, consent.channel)
         if consent.withdrawn_at is None:
             current[slot] = consent
         else:
             withdrawn[slot] = consent.withdrawn_at
     rows: list[ConsentRow] = []
-    for purpose in consent_purposes():
+    for purpose in purposes:
         channels: list[Channel | None] = list(Channel) if purpose.per_channel else [None]
         for channel in channels:
             code = channel.value if channel is not None else ""

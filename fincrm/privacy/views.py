@@ -86,13 +86,16 @@ def consent_panel_context(
     *,
     form: ConsentRecordForm | None = None,
     reached_for: str | None = None,
+    read: selectors.ConsentsRead | None = None,
 ) -> dict[str, Any]:
     """What privacy/_consents.html needs; the 360 page may call this and include the partial.
 
     ``reached_for``: the action for which the caller has reached the customer in the actor's scope
-    in this request (the 360 page: ``customer.view``); what it covers is not checked again."""
+    in this request (the 360 page: ``customer.view``); what it covers is not checked again.
+    ``read``: the purposes and consents that caller has read already (``selectors.consent_rows``),
+    used only when ``reached_for`` covers viewing consents."""
     if reached_for is not None and selectors.covers(actor, selectors.CONSENT_VIEW, reached_for):
-        rows = selectors.consent_rows(customer_id)
+        rows = selectors.consent_rows(customer_id, read=read)
     else:
         rows = selectors.consents_for(actor, customer_id)
     can_record = actor.can(RECORD) and selectors.customer_in_scope(

@@ -12,7 +12,14 @@ from django.test import Client
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import Customer, CustomFieldDefinition, CustomFieldValue
 from fincrm.customers.selectors import customer_queryset
-from fincrm.customers.selectors.custom_fields import Range, custom_field_filter, custom_values_for
+from fincrm.customers.selectors.custom_fields import (
+    Range,
+    custom_field_filter,
+    custom_field_rows,
+    custom_values_for,
+    definition_list,
+    definitions_for,
+)
 from fincrm.customers.services import custom_fields as services
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -378,3 +385,55 @@ def test_api_values(fields: dict[str, CustomFieldDefinition], world: World, clie
     response = client.put(url, {"values": {"budget": "abc"}}, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["fields"] == {"custom.budget": ["Enter a number, e.g. 1234.56."]}
+
+
+def test_rows_of_the_360_hold_the_values_custom_values_for_reads(
+    fields: dict[str, CustomFieldDefinition], world: World, django_assert_num_queries: Any
+) -> None:
+    services.custom_values_set(
+        actor=actor("account_manager_a"),
+        customer_id=world.customer_a,
+        values={"hobby": "golf", "budget": "12.25", "tier": "gold", "metals": ["gold"], "passport2": "E7"},
+    )
+    # A field switched off keeps its stored value, which is shown nowhere.
+    services.custom_field_update(actor=actor("system_admin_a"), field_id=fields["budget"].pk, is_active=False)
+    customer = Customer.objects.get(pk=world.customer_a)
+
+    for reveal in (False, True):
+        with django_assert_num_queries(2):  # the definitions, their values
+            rows = custom_field_rows(customer.pk, customer.kind, reveal_c2=reveal)
+        values = custom_values_for([customer.pk], reveal_c2=reveal)[customer.pk]
+        assert [row.code for row in rows] == [
+            definition.code for definition in definitions_for(customer.kind)
+        ]
+        assert {row.code: row.value for row in rows if row.value is not None} == values
+    assert "staff_no" not in {row.code for row in rows}  # a corporate field, not this customer's
+    assert {row.code: row.display for row in rows}["tier"] == "Gold"
+
+
+def test_rows_of_the_360_without_fields_cost_one_query(world: World, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(1):
+        assert custom_field_rows(world.customer_a, "individual") == []
+
+
+def test_definitions_for_a_kind_are_the_orm_s(fields: dict[str, CustomFieldDefinition]) -> None:
+    services.custom_field_update(actor=actor("system_admin_a"), field_id=fields["vip"].pk, is_active=False)
+    services.custom_field_update(actor=actor("system_admin_a"), field_id=fields["hobby"].pk, position=9)
+
+    def loaded(definitions: list[CustomFieldDefinition]) -> list[dict[str, Any]]:
+        return [
+            {field.attname: getattr(definition, field.attname) for field in definition._meta.concrete_fields}
+            for definition in definitions
+        ]
+
+    for kind in ("individual", "corporate"):
+        orm = definition_list(include_inactive=False).filter(
+            applies_to__in=[CustomFieldDefinition.AppliesTo.ALL, kind]
+        )
+        assert loaded(definitions_for(kind)) == loaded(list(orm))
+    codes = [definition.code for definition in definitions_for("individual")]
+    assert "vip" not in codes
+    assert "staff_no" not in codes
+    assert codes[-1] == "hobby"  # by position, then code
+    tier = {definition.code: definition for definition in definitions_for("individual")}["tier"]
+    assert [choice["value"] for choice in tier.choices] == ["gold", "silver"]  # JSON loaded

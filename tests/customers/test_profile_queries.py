@@ -11,15 +11,18 @@ The page's count, one by one:
   4  relationships (scope check, links, related customers, which of them are visible)
   4  household (scope check, membership, members, which of them are visible)
   2  the consent panel (privacy: consents, purposes; the 360's scope check stands for its own, and
-     for the may-record check when the record scopes include the view scopes)
-  2  the custom fields panel (definitions, values)
+     for the may-record check when the record scopes include the view scopes; on PostgreSQL it
+     takes the consents and purposes the 360's statement has read: 0)
+  1  the custom fields panel (the definitions; their values when some apply: 2)
   1  the unmask control (live sensitive-access grants of an actor without the class permission)
   5  after the response: customer.viewed (savepoint, chain head, insert, head update, release);
      outside tests it is queued and written in batches (fincrm.audit.deferred): 0 per request
 
-On PostgreSQL the secondary managers, tags, AUM, household AUM, accounts, holdings, transactions,
-histories and consents are one prepared statement (test_profile_single_statement.py): 13 queries
-fewer for the selector, 11 for the page (whose consent panel reads its own).
+On PostgreSQL the customer with its scope check, the secondary managers, tags, AUM, household
+AUM, accounts, holdings, transactions, histories and consents are one prepared statement
+(test_profile_single_statement.py): 14 queries fewer for the selector, 14 for the page (whose
+consent panel takes the statement's rows).
+The world has no custom fields.
 """
 
 from __future__ import annotations
@@ -41,10 +44,10 @@ from tests.support.world import World
 pytestmark = pytest.mark.django_db
 
 POSTGRESQL = connection.vendor == "postgresql"
-PAGE_QUERIES = 22 if POSTGRESQL else 33
+PAGE_QUERIES = 18 if POSTGRESQL else 32
 # The selector with its consents rows; no consent, custom-fields or unmask panels.
-API_QUERIES = 17 if POSTGRESQL else 30
-SELECTOR_QUERIES = 8 if POSTGRESQL else 21
+API_QUERIES = 16 if POSTGRESQL else 30
+SELECTOR_QUERIES = 7 if POSTGRESQL else 21
 
 
 def _count(action: Callable[[], Any]) -> int:

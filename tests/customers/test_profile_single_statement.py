@@ -14,10 +14,17 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from fincrm.customers.selectors.profile import Customer360, customer_360, single_statement_enabled
+from fincrm.audit.models import SecurityEvent
+from fincrm.customers.selectors.profile import (
+    Customer360,
+    customer_360,
+    prefetch_sections,
+    single_statement_enabled,
+)
 from fincrm.customers.services.profile import customer_update
 from fincrm.platform.errors import NotFound
 from fincrm.privacy import services as privacy
+from fincrm.users.models import Role, RoleAssignment
 from tests.customers.profile_support import actor_of, add_portfolio
 from tests.support.auth import sign_in
 from tests.support.world import World
@@ -45,8 +52,14 @@ def _fill(customer_id: int) -> None:
     )
 
 
+# Not sections: the row itself, and the consent rows only the one statement hands to the page's panel.
+_NOT_SECTIONS = ("customer", "consents_read")
+
+
 def _sections(profile: Customer360) -> dict[str, Any]:
-    return {name: getattr(profile, name) for name in Customer360.__dataclass_fields__ if name != "customer"}
+    return {
+        name: getattr(profile, name) for name in Customer360.__dataclass_fields__ if name not in _NOT_SECTIONS
+    }
 
 
 def _values(instance: Any) -> dict[str, Any]:
@@ -134,11 +147,62 @@ def test_a_customer_with_nothing_yet(world: World, settings: Any) -> None:
     assert single.household is None
 
 
-def test_the_scope_is_checked_before_anything_is_read(world: World) -> None:
-    # customer_b is outside account_manager_a's scope: not found, and none of its rows read.
-    with CaptureQueriesContext(connection) as queries, pytest.raises(NotFound):
-        customer_360(actor_of("account_manager_a"), world.customer_b)
+def test_outside_the_scope_the_statement_reads_nothing(world: World) -> None:
+    """The statement checks the scope itself: for a customer outside it, or a missing one, it
+    returns no row (so no section of that customer leaves the database) and the 360 is the same
+    not-found, with the denial recorded."""
+    manager = actor_of("account_manager_a")
+    assert prefetch_sections(manager, world.customer_b) is None
+    assert prefetch_sections(manager, 10**12) is None
+    # Not vacuous: the same customer is read for an actor whose scope reaches it, and so is a
+    # customer in the manager's own scope, through the same session's prepared statements.
+    assert prefetch_sections(actor_of("risk_officer_a"), world.customer_b) is not None
+    assert prefetch_sections(manager, world.customer_a) is not None
 
-    assert not any(
-        "json_build_object" in query["sql"] or "EXECUTE" in query["sql"] for query in queries.captured_queries
-    )
+    with CaptureQueriesContext(connection) as queries, pytest.raises(NotFound):
+        customer_360(manager, world.customer_b)
+
+    assert sum("EXECUTE" in query["sql"] for query in queries.captured_queries) == 1
+    denied = SecurityEvent.objects.filter(kind="access.denied", user_id=manager.user_id).latest("id")
+    assert denied.detail == {
+        "action": "customer.view",
+        "object_type": "customer",
+        "object_id": str(world.customer_b),
+    }
+
+
+@pytest.mark.parametrize("customer_id", ["x", None, 2**63, -(2**63) - 1])
+def test_an_id_that_is_not_a_customer_id_is_not_found(world: World, customer_id: object) -> None:
+    with pytest.raises(NotFound):
+        customer_360(actor_of("risk_officer_a"), customer_id)
+
+
+def test_each_shape_of_scope_has_its_own_prepared_form(world: World) -> None:
+    """Actors whose scopes differ in shape (own, team, subtree, institution) share one session:
+    each reaches exactly the customers its scope reaches."""
+    reaches = {
+        username: [
+            prefetch_sections(actor_of(username), pk) is not None
+            for pk in (world.customer_a, world.customer_b)
+        ]
+        for username in ("account_manager_a", "team_lead_a", "branch_manager_a", "risk_officer_a", "peer_a")
+    }
+    assert reaches == {
+        "account_manager_a": [True, False],
+        "team_lead_a": [True, False],
+        "branch_manager_a": [True, False],
+        "risk_officer_a": [True, True],
+        "peer_a": [False, False],
+    }
+
+
+def test_a_role_given_since_is_seen_at_once(world: World) -> None:
+    """The scope is compiled once per actor value: an actor built after a role change (every
+    request builds its own) reaches what the new role reaches, the earlier one still does not."""
+    before = actor_of("peer_a")
+    assert prefetch_sections(before, world.customer_a) is None
+
+    RoleAssignment.objects.create(user=World.user("peer_a"), role=Role.objects.get(code="team_lead"))
+
+    assert prefetch_sections(actor_of("peer_a"), world.customer_a) is not None
+    assert prefetch_sections(before, world.customer_a) is None

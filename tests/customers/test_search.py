@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from fincrm.audit import deferred
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import CustomerSearchTerm, IdentityDocument
 from fincrm.customers.search_terms import name_pinyin, refresh_search_terms, terms_for_name
@@ -234,6 +235,26 @@ def test_an_identifier_search_is_audited_without_the_value(world: World) -> None
     stored = f"{event.before} {event.after} {event.reason} {event.object_id}"
     assert "13800138000" not in stored
     assert "0013" not in stored
+
+
+def test_an_identifier_search_event_waits_for_the_batch_writer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like opening a 360, the search does not take the audit chain's lock: its event is taken at
+    once and written with the batch (fincrm.audit.deferred), the same event."""
+    writer = deferred.BatchWriter(delay=60)
+    monkeypatch.setattr(writer, "_start", lambda: None)  # no thread: the test flushes
+    monkeypatch.setattr(deferred, "_writer", writer)
+    before = AuditEvent.objects.filter(action="customer.searched").count()
+
+    customer_search(actor=actor("risk_officer_a"), query="+86 138-0013-8000")
+
+    assert AuditEvent.objects.filter(action="customer.searched").count() == before
+    assert writer.pending() == 1
+    assert writer.flush() == 1
+    event = AuditEvent.objects.filter(action="customer.searched").latest("sequence")
+    assert event.after == {"kinds": ["mobile"], "found": 1}
+    assert event.object_id == str(world.customer_a)
 
 
 def test_a_name_search_is_not_audited(world: World) -> None:

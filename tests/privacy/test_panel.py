@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+from django.db import connection
 from django.utils import translation
 
+from fincrm.customers.selectors.profile import customer_360
 from fincrm.platform.actor import Actor, ActorKind, Scope
 from fincrm.privacy import services
 from fincrm.privacy.forms import ConsentRecordForm
@@ -51,6 +54,26 @@ def test_reached_customer_gives_the_same_panel_in_two_queries(
     # The open slots are offered, the one in force is not.
     assert 'value="marketing:sms"' in reached["consent_form_fields"]
     assert 'value="marketing:email"' not in reached["consent_form_fields"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the 360's one statement is PostgreSQL's")
+def test_rows_the_360_has_read_give_the_same_panel_without_a_query(
+    world: World, manager: Actor, django_assert_num_queries: Any
+) -> None:
+    _given_and_withdrawn(world, manager)
+    read = customer_360(manager, world.customer_a, consents=False).consents_read
+    assert read is not None
+
+    with django_assert_num_queries(0):
+        from_360 = consent_panel_context(manager, world.customer_a, reached_for=CONSENT_VIEW, read=read)
+    own = consent_panel_context(manager, world.customer_a, reached_for=CONSENT_VIEW)
+
+    assert from_360["consent_rows"] == own["consent_rows"]
+    assert from_360["consent_form_fields"] == own["consent_form_fields"]
+    rows = {row.key: row for row in from_360["consent_rows"]}
+    assert rows["marketing:email"].notice_version == "v7"
+    assert rows["marketing:email"].consent_id is not None  # what the withdraw control posts
+    assert rows["marketing:sms"].withdrawn_at is not None
 
 
 def test_blank_form_is_the_form_rendered_in_the_current_language(world: World, manager: Actor) -> None:

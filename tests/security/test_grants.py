@@ -22,7 +22,7 @@ from fincrm.security import grants, jobs
 from fincrm.security.fields import blind_index
 from fincrm.security.models import SensitiveAccessGrant
 from fincrm.security.stepup import SESSION_STEP_UP_AT
-from fincrm.security.unmask import unmask_field
+from fincrm.security.unmask import active_grants_query, granted_fields, unmask_field
 from fincrm.users.actors import actor_for_user
 from tests.support.auth import sign_in
 from tests.support.english import english
@@ -392,3 +392,43 @@ def test_api_queue_decide_and_report(world: World) -> None:
     assert report[0]["uses"] == 0
     again = client.post(f"/api/v1/sensitive/grants/{grant.pk}/refuse", {}, content_type="application/json")
     assert again.status_code == 409
+
+
+def _granted_by_the_orm(actor: Actor, customer_id: int) -> dict[str, int]:
+    """What granted_fields answered when the ORM built its query."""
+    result: dict[str, int] = {}
+    for grant_id, fields in (
+        active_grants_query(actor)
+        .filter(customer_id=customer_id)
+        .order_by("-expires_at")
+        .values_list("pk", "fields")
+    ):
+        for key in fields or []:
+            result[str(key)] = grant_id
+    return result
+
+
+def test_granted_fields_are_the_live_approved_grants_for_the_customer(world: World) -> None:
+    approver = actor_of("compliance_officer_a")
+    requester = actor_of("account_manager_a")
+    soon = ask(fields=["mobile", "id_number"])
+    later = ask(fields=["mobile", "email"])
+    ask(fields=["address"])  # requested, never approved
+    refused = ask(fields=["address"])
+    expired = ask(fields=["address"])
+    for grant in (soon, later, expired):
+        grants.grant_approve(actor=approver, grant_id=grant.pk)
+    grants.grant_refuse(actor=approver, grant_id=refused.pk, note="No ticket")
+    SensitiveAccessGrant.objects.filter(pk=soon.pk).update(expires_at=timezone.now() + timedelta(minutes=5))
+    SensitiveAccessGrant.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    granted = granted_fields(requester, world.customer_a)
+
+    # The soonest to expire of the live grants naming a field is the one used (and counted).
+    assert granted == {"mobile": soon.pk, "id_number": soon.pk, "email": later.pk}
+    assert granted == _granted_by_the_orm(requester, world.customer_a)
+    assert granted_fields(requester, world.customer_b) == {}
+    assert granted_fields(approver, world.customer_a) == {}  # grants are the requester's only
+    assert granted_fields(Actor.system("test"), world.customer_a) == {}

@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import translation
 from django.utils.functional import Promise
@@ -26,6 +28,7 @@ from fincrm.customers.models import CustomFieldDefinition, CustomFieldValue
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
+from fincrm.platform.rows import load_instance, select_columns, sql_text, table
 from fincrm.security.fields import blind_index, normalize_text
 from fincrm.security.masking import HIDDEN_RUN
 
@@ -67,12 +70,34 @@ def definition_list(*, include_inactive: bool = True) -> QuerySet[CustomFieldDef
     return definitions if include_inactive else definitions.filter(is_active=True)
 
 
+_DEFINITIONS_STATEMENT = """
+SELECT {definition_columns} FROM {definitions} d
+WHERE d.is_active = %s AND d.applies_to IN (%s, %s)
+ORDER BY d.position, d.code"""
+
+
+@lru_cache(maxsize=4)
+def _definitions_sql(vendor: str) -> str:
+    """``definition_list(include_inactive=False).filter(applies_to__in=[ALL, kind])`` written once:
+    every 360 asks it, and the ORM spent more time building it than the database answering."""
+    del vendor  # the cache key: quoting differs per database
+    return sql_text(
+        _DEFINITIONS_STATEMENT,
+        definition_columns=select_columns(CustomFieldDefinition, "d", connection),
+        definitions=table(CustomFieldDefinition, connection),
+    )
+
+
 def definitions_for(kind: str | None) -> list[CustomFieldDefinition]:
     """The active definitions that apply to customers of ``kind`` (all of them for None)."""
-    definitions = definition_list(include_inactive=False)
-    if kind is not None:
-        definitions = definitions.filter(applies_to__in=[CustomFieldDefinition.AppliesTo.ALL, kind])
-    return list(definitions)
+    if kind is None:
+        return list(definition_list(include_inactive=False))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _definitions_sql(connection.vendor), [True, CustomFieldDefinition.AppliesTo.ALL.value, kind]
+        )
+        rows = cursor.fetchall()
+    return [load_instance(CustomFieldDefinition, row, 0, connection) for row in rows]
 
 
 def access_definition(
@@ -351,11 +376,20 @@ def display_value(definition: CustomFieldDefinition, value: Any) -> str:
 
 
 def custom_field_rows(customer_id: int, kind: str, *, reveal_c2: bool = False) -> list[CustomFieldRow]:
-    """Every active field that applies to the customer, with its value for display (two queries)."""
-    values = custom_values_for([customer_id], reveal_c2=reveal_c2)[customer_id]
+    """Every active field that applies to the customer (of ``kind``), with its value for display:
+    the definitions, then their values by definition id (no join: the definitions are known); none
+    when no field applies (on every 360 page of an institution without custom fields)."""
+    definitions = definitions_for(kind)
+    if not definitions:
+        return []
+    by_id = {definition.pk: definition for definition in definitions}
+    stored = CustomFieldValue.objects.filter(customer_id=customer_id, definition_id__in=sorted(by_id))
+    values = {
+        row.definition_id: stored_value(row, by_id[row.definition_id], reveal=reveal_c2) for row in stored
+    }
     rows = []
-    for definition in definitions_for(kind):
-        value = values.get(definition.code)
+    for definition in definitions:
+        value = values.get(definition.pk)
         rows.append(
             CustomFieldRow(
                 definition=definition,

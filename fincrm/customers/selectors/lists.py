@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 
 from fincrm.customers.filtersets import COLUMNS, CustomerFilterSet
 from fincrm.customers.models import Customer, CustomerTag, SavedView, Tag
@@ -22,6 +23,7 @@ from fincrm.customers.personal_data import FIELD_MASKS, masked_field
 from fincrm.customers.selectors import customer_queryset, scope_candidates
 from fincrm.integration.models import ExportRequest
 from fincrm.platform.actor import Actor
+from fincrm.platform.choices import choice_labels
 from fincrm.platform.pagination import Page, keyset_page
 
 # Columns read straight from the customer row.
@@ -122,11 +124,13 @@ def tag_badge_class(colour: str) -> str:
     return badge_class(colour)
 
 
-def _cell(customer: Customer, column: str, tags: list[Tag]) -> Any:
+def _cell(customer: Customer, column: str, tags: list[Tag], language: str | None) -> Any:
     if column in FIELD_MASKS:
         return masked_field(column, getattr(customer, column))
     if column in _CHOICE_COLUMNS:
-        return getattr(customer, f"get_{column}_display")()
+        # get_<column>_display()'s label, from a table built once (it rebuilt one per cell).
+        value = getattr(customer, column)
+        return choice_labels(Customer._meta.label, column, language).get(value, value)
     if column == "org_unit":
         return customer.org_unit.name
     if column == "primary_manager":
@@ -146,10 +150,11 @@ def list_rows(customers: list[Customer], columns: list[str]) -> list[ListRow]:
     for customer_tags in tags.values():
         for tag in customer_tags:
             tag.badge_class = tag_badge_class(tag.colour)  # type: ignore[attr-defined]
+    language = get_language()
     return [
         ListRow(
             customer,
-            {column: _cell(customer, column, tags.get(customer.pk, [])) for column in columns},
+            {column: _cell(customer, column, tags.get(customer.pk, []), language) for column in columns},
             tags.get(customer.pk, []),
         )
         for customer in customers

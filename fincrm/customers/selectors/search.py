@@ -47,7 +47,7 @@ from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, 
 from django.db.models.lookups import IsNull
 from django.utils.translation import gettext_lazy as _
 
-from fincrm.audit.services import audit_record
+from fincrm.audit.deferred import audit_record_soon
 from fincrm.customers.models import Customer, CustomerSearchTerm, IdentityDocument
 from fincrm.customers.search_terms import is_han, normalize_name
 from fincrm.customers.selectors import VIEW, customer_queryset, scope_candidates
@@ -460,7 +460,8 @@ def _tiers_in_turn(
 def customer_search(*, actor: Actor, query: str, limit: int = DEFAULT_LIMIT) -> SearchResult:
     """The first ``limit`` customers the actor may see matching ``query``, most relevant first
     (then by AUM, largest first); ``more`` when there are others. An identifier search records
-    ``customer.searched`` with the kinds tried, never the value.
+    ``customer.searched`` with the kinds tried, never the value (a read event: written in a batch
+    within ``FINCRM_AUDIT_READ_EVENT_DELAY``).
 
     An actor with the institution scope reads a one-term tier (a surname, a two-character fragment,
     exact pinyin or initials) from the rank index: the first entries in AUM order, each checked for
@@ -484,7 +485,9 @@ def customer_search(*, actor: Actor, query: str, limit: int = DEFAULT_LIMIT) -> 
     result.more = len(found) > limit
     if read.is_identifier:
         only = result.customers[0] if len(result.customers) == 1 else None
-        audit_record(
+        # A read event like opening a 360: taken now, appended by the audit app's batch writer
+        # (fincrm.audit.deferred states the bound), so the search does not wait on the chain lock.
+        audit_record_soon(
             actor,
             "customer.searched",
             object_type="customer",

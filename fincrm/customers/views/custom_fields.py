@@ -280,7 +280,7 @@ def _initial(customer: Customer, definitions: list[CustomFieldDefinition]) -> di
 
 
 def custom_fields_context(actor: Actor, customer: Customer) -> dict[str, Any]:
-    """What ``customers/_custom_fields.html`` needs on the 360 (two queries)."""
+    """What ``customers/_custom_fields.html`` needs on the 360 (two queries, one without fields)."""
     rows: list[CustomFieldRow] = custom_field_rows(customer.pk, customer.kind)
     return {"custom_fields": rows, "customer": customer, "can_edit_custom_fields": actor.can(EDIT)}
 

@@ -103,7 +103,7 @@ def _consent_panel() -> Any:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request_actor(request)
     consent_panel = _consent_panel()
-    # The panel reads the consents itself (with its controls), so the 360 does not read them twice.
+    # The panel shows the consents itself (with its controls), so the 360 does not build them twice.
     profile = customer_360(actor, pk, consents=consent_panel is None)
     context: dict[str, Any] = {
         "profile": profile,
@@ -120,8 +120,11 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
     }
     if consent_panel is not None:
-        # The 360 has reached the customer for VIEW: the panel does not check that scope again.
-        context.update(consent_panel(actor, profile.identity.customer_id, reached_for=VIEW))
+        # The 360 has reached the customer for VIEW: the panel does not check that scope again,
+        # and takes the consents the 360's statement has read with the rest.
+        context.update(
+            consent_panel(actor, profile.identity.customer_id, reached_for=VIEW, read=profile.consents_read)
+        )
     custom_fields = _custom_fields(actor, profile)
     context["partials"]["custom_fields"] = custom_fields is not None
     context.update(custom_fields or {})

