@@ -1229,10 +1229,15 @@ def _transactions(
 
 def _consents(actor: Actor, customer: Customer, prefetched: Prefetched | None = None) -> Section[ConsentRow]:
     consents_for = optional_function("fincrm.privacy.selectors", "consents_for")
-    if consents_for is None:
+    consent_rows = optional_function("fincrm.privacy.selectors", "consent_rows")
+    if consents_for is None or consent_rows is None:
         return Section(available=False)
     if prefetched is not None:
-        return Section(available=True, rows=_consent_rows(prefetched.purposes, prefetched.consents))
+        # The customer was reached through the 360's own scope check; the privacy app turns the
+        # rows the one statement read into its rows, as it does for its own read.
+        read = consent_rows(customer.pk, read=(prefetched.purposes, prefetched.consents))
+    else:
+        read = consents_for(actor, customer.pk)
     rows = [
         ConsentRow(
             purpose_code=row.purpose_code,
@@ -1245,43 +1250,9 @@ def _consents(actor: Actor, customer: Customer, prefetched: Prefetched | None = 
             separate_required=row.separate_required,
             separate=row.separate,
         )
-        for row in consents_for(actor, customer.pk)
+        for row in read
     ]
     return Section(available=True, rows=rows)
-
-
-def _consent_rows(purposes: list[Any], consents: list[Any]) -> list[ConsentRow]:
-    """The rows ``consents_for`` (the privacy app) answers, from rows read in the one statement:
-    every consent-based purpose (per channel where consented per channel) with the consent in force,
-    or else the last withdrawal. Its tests compare both reads."""
-    current: dict[tuple[int, str], Any] = {}
-    withdrawn: dict[tuple[int, str], datetime] = {}
-    for consent in consents:  # oldest first: a later consent replaces an earlier one
-        slot = (consent.purpose_id, consent.channel)
-        if consent.withdrawn_at is None:
-            current[slot] = consent
-        else:
-            withdrawn[slot] = consent.withdrawn_at
-    channel_field = apps.get_model("privacy.Consent")._meta.get_field("channel")
-    channels = [Choice(str(code), str(label)) for code, label in channel_field.flatchoices]
-    rows = []
-    for purpose in purposes:
-        for channel in channels if purpose.per_channel else [Choice("", "")]:
-            in_force = current.get((purpose.pk, channel.code))
-            rows.append(
-                ConsentRow(
-                    purpose_code=purpose.code,
-                    purpose_name=str(purpose.display_name),
-                    channel=channel,
-                    given=in_force is not None,
-                    given_at=in_force.given_at if in_force is not None else None,
-                    withdrawn_at=None if in_force is not None else withdrawn.get((purpose.pk, channel.code)),
-                    source=str(in_force.get_source_display()) if in_force is not None else "",
-                    separate_required=purpose.separate_consent,
-                    separate=in_force.separate if in_force is not None else False,
-                )
-            )
-    return rows
 
 
 # ---------------------------------------------------------------- history
