@@ -15,6 +15,7 @@ from django.db.models import Count, F, QuerySet, Sum
 
 from fincrm.customers.models import Customer, HouseholdMember
 from fincrm.customers.selectors import HIDDEN_STATUSES, VIEW, access_customer, customer_queryset
+from fincrm.customers.selectors.groups import GroupWalk, group_walk
 from fincrm.platform.actor import Actor
 from fincrm.portfolio.models import Account, AssetClass, AumSnapshot, Holding, Transaction
 
@@ -112,30 +113,21 @@ def household_aum(actor: Actor, customer_id: object) -> GroupAum | None:
     return _sum_aum(member_ids)
 
 
-MAX_GROUP_DEPTH = 10
-
-
 def group_aum(actor: Actor, customer_id: object) -> GroupAum | None:
     """The AUM of the corporate group the customer belongs to (its top parent and every company
-    below it); None for a company with neither parent nor subsidiaries."""
+    below it, as the group tree shows them); None for a company with neither parent nor
+    subsidiaries."""
     customer = access_customer(actor, customer_id)
-    top_id = customer.pk
-    parent_id = customer.parent_company_id
-    for _level in range(MAX_GROUP_DEPTH):
-        if parent_id is None:
-            break
-        top_id = parent_id
-        parent_id = Customer.objects.filter(pk=parent_id).values_list("parent_company_id", flat=True).first()
-    members = [top_id]
-    frontier = [top_id]
-    for _level in range(MAX_GROUP_DEPTH):
-        frontier = list(Customer.objects.filter(parent_company_id__in=frontier).values_list("pk", flat=True))
-        if not frontier:
-            break
-        members.extend(frontier)
-    if len(members) == 1:
+    return group_figure(group_walk(customer.pk))
+
+
+def group_figure(walk: GroupWalk) -> GroupAum | None:
+    """A group's AUM from its walk: the sum over its companies (the group's figure, so companies
+    outside the actor's scope count; a hidden top company does not)."""
+    if len(walk.members) <= 1:
         return None
-    return _sum_aum(members)
+    counted = [member.aum for member in walk.members if member.status not in HIDDEN_STATUSES]
+    return GroupAum(total=Decimal(sum(counted, ZERO)).quantize(CENT), members=len(counted))
 
 
 def maturing_holdings(actor: Actor, *, until: date, action: str = VIEW) -> QuerySet[Holding]:

@@ -353,11 +353,15 @@ def test_values_page_and_fragment(
     assert response.status_code == 200
     assert b'name="custom.hobby"' in response.content
     assert b"staff_no" not in response.content
-    response = client.post(url, {"custom.hobby": "golf", "custom.cars": "x", "custom.passport2": "E9PASSPORT"})
+    response = client.post(
+        url, {"custom.hobby": "golf", "custom.cars": "x", "custom.passport2": "E9PASSPORT"}
+    )
     assert response.status_code == 200
     assert b"Enter a whole number, e.g. 42." in response.content
     response = client.post(
-        url, {"custom.hobby": "golf", "custom.cars": "3", "custom.passport2": "E9PASSPORT"}, HTTP_HX_REQUEST="true"
+        url,
+        {"custom.hobby": "golf", "custom.cars": "3", "custom.passport2": "E9PASSPORT"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
     assert b'data-field-code="hobby"' in response.content

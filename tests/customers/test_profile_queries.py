@@ -19,9 +19,10 @@ The page's count, one by one:
      outside tests it is queued and written in batches (fincrm.audit.deferred): 0 per request
 
 On PostgreSQL the customer with its scope check, the secondary managers, tags, AUM, household
-AUM, accounts, holdings, transactions, histories and consents are one prepared statement
-(test_profile_single_statement.py): 14 queries fewer for the selector, 14 for the page (whose
-consent panel takes the statement's rows).
+AUM, accounts, holdings, transactions, histories, consents, relationships, the household with its
+members and a company's corporate group are one prepared statement
+(test_profile_single_statement.py): the selector is that one statement (20 queries fewer), the
+page 20 fewer too (its consent panel takes the statement's rows).
 The world has no custom fields.
 """
 
@@ -44,10 +45,10 @@ from tests.support.world import World
 pytestmark = pytest.mark.django_db
 
 POSTGRESQL = connection.vendor == "postgresql"
-PAGE_QUERIES = 18 if POSTGRESQL else 32
+PAGE_QUERIES = 12 if POSTGRESQL else 32
 # The selector with its consents rows; no consent, custom-fields or unmask panels.
-API_QUERIES = 16 if POSTGRESQL else 30
-SELECTOR_QUERIES = 7 if POSTGRESQL else 21
+API_QUERIES = 10 if POSTGRESQL else 30
+SELECTOR_QUERIES = 1 if POSTGRESQL else 21
 
 
 def _count(action: Callable[[], Any]) -> int:

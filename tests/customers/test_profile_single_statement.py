@@ -7,6 +7,7 @@ same scope check; with FINCRM_CUSTOMER_360_SINGLE_STATEMENT off every section as
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,16 +16,20 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from fincrm.audit.models import SecurityEvent
+from fincrm.customers.models import Customer
 from fincrm.customers.selectors.profile import (
     Customer360,
+    GroupFigure,
     customer_360,
     prefetch_sections,
     single_statement_enabled,
 )
+from fincrm.customers.selectors.relationships import group_tree
 from fincrm.customers.services.profile import customer_update
 from fincrm.platform.errors import NotFound
 from fincrm.privacy import services as privacy
 from fincrm.users.models import Role, RoleAssignment
+from tests.customers.factories import CustomerFactory
 from tests.customers.profile_support import actor_of, add_portfolio
 from tests.support.auth import sign_in
 from tests.support.world import World
@@ -206,3 +211,72 @@ def test_a_role_given_since_is_seen_at_once(world: World) -> None:
 
     assert prefetch_sections(actor_of("peer_a"), world.customer_a) is not None
     assert prefetch_sections(before, world.customer_a) is None
+
+
+def _group(world: World) -> dict[str, Any]:
+    """A corporate group account_manager_a manages in part: 甲 on top, 乙 and a company
+    of another branch under it, 丙 under 乙, and a restricted company (hidden, with its own
+    subsidiary) under 乙."""
+
+    def company(name: str, aum: str, parent: Any = None, *, outside: bool = False, **extra: Any) -> Any:
+        return CustomerFactory(
+            kind="corporate",
+            name=name,
+            aum=Decimal(aum),
+            parent_company=parent,
+            org_unit_id=world.sub_b1 if outside else world.sub_a1,
+            primary_manager=None if outside else World.user("account_manager_a"),
+            **extra,
+        )
+
+    top = company("甲集团", "1000.00")
+    middle = company("乙公司", "200.00", top)
+    leaf = company("丙公司", "30.00", middle)
+    foreign = company("丁公司", "4.00", top, outside=True)
+    restricted = company("戊公司", "500.00", middle, status="restricted")
+    company("己公司", "60.00", restricted)
+    return {"top": top, "middle": middle, "leaf": leaf, "foreign": foreign}
+
+
+def test_a_company_reads_its_group_in_the_statement(world: World, settings: Any) -> None:
+    """The group tree and the group's AUM come with the statement: a company in a group costs no
+    more queries than an individual, and reads what the group selectors read."""
+    group = _group(world)
+    actor = actor_of("account_manager_a")
+    customer_360(actor, world.customer_a)
+    with CaptureQueriesContext(connection) as individual:
+        customer_360(actor, world.customer_a)
+    with CaptureQueriesContext(connection) as company:
+        single = customer_360(actor, group["leaf"].pk)
+
+    settings.FINCRM_CUSTOMER_360_SINGLE_STATEMENT = False
+    per_section = customer_360(actor, group["leaf"].pk)
+
+    assert len(company.captured_queries) == len(individual.captured_queries)
+    assert _sections(single) == _sections(per_section)
+    assert single.group_tree == group_tree(actor, group["leaf"].pk)
+    nodes = [
+        (node.party.name, node.depth, node.party.visible, node.is_current) for node in single.group_tree.nodes
+    ]
+    assert nodes == [
+        ("甲集团", 0, True, False),
+        ("丁**", 1, False, False),  # by name: 丁 sorts before 乙
+        ("乙公司", 1, True, False),
+        ("丙公司", 2, True, True),
+    ]
+    assert single.group_tree.truncated is False
+    # The group's figure counts the company outside the scope, never the hidden one or its subsidiary.
+    assert single.aum.group == GroupFigure(Decimal("1234.00"), 4)
+
+
+def test_a_cycle_written_around_the_services_is_cut_off_alike(world: World, settings: Any) -> None:
+    group = _group(world)
+    Customer.objects.filter(pk=group["top"].pk).update(parent_company=group["leaf"])
+    actor = actor_of("account_manager_a")
+    single = customer_360(actor, group["middle"].pk)
+    settings.FINCRM_CUSTOMER_360_SINGLE_STATEMENT = False
+
+    assert _sections(single) == _sections(customer_360(actor, group["middle"].pk))
+    assert single.group_tree.truncated is True
+    # Up from 乙: 甲, then 丙, whose parent 乙 is already on the way: the walk stops at 丙.
+    assert [node.party.name for node in single.group_tree.nodes] == ["丙公司", "甲集团", "丁**", "乙公司"]

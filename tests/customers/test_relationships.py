@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 
 import pytest
 from django.template.loader import render_to_string
@@ -11,11 +12,13 @@ from django.utils import timezone
 
 from fincrm.audit.models import AuditEvent
 from fincrm.customers.models import Customer, Household, HouseholdMember, Relationship
+from fincrm.customers.selectors.groups import GROUP_MAX_DEPTH
 from fincrm.customers.selectors.relationships import group_tree, household_of, relationships_for
 from fincrm.customers.services import relationships as services
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import NotFound, ServiceError
 from fincrm.platform.models import OutboxEvent
+from fincrm.portfolio.selectors import group_aum
 from fincrm.users.actors import actor_for_user
 from tests.customers.factories import CustomerFactory
 from tests.support.auth import sign_in
@@ -348,3 +351,21 @@ def test_api(world: World, client: Client) -> None:
     response = client.post(f"/api/v1/relationships/{body['id']}/end", {}, content_type="application/json")
     assert response.status_code == 200
     assert response.json()["active"] is False
+
+
+def test_a_chain_deeper_than_the_bound_is_cut_off(world: World) -> None:
+    """A chain of 32 companies (written around the services, which refuse one deeper than 30): the
+    walk goes 30 levels up and 30 down, shows 31 companies and says the group is larger."""
+    chain = [company(world, name=f"链{index:02d}") for index in range(GROUP_MAX_DEPTH + 2)]
+    for parent, child in itertools.pairwise(chain):
+        Customer.objects.filter(pk=child.pk).update(parent_company=parent)
+    ops = actor("operations_a")
+
+    tree = group_tree(ops, chain[-1].pk)
+
+    assert tree.truncated is True
+    assert [node.party.name for node in tree.nodes] == [f"链{index:02d}" for index in range(1, 32)]
+    assert [node.depth for node in tree.nodes] == list(range(31))
+    figure = group_aum(ops, chain[-1].pk)
+    assert figure is not None
+    assert figure.members == 31  # the same companies as the tree, not fewer levels

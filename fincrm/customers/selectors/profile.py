@@ -65,6 +65,7 @@ from fincrm.customers.selectors import (
     one_read,
     remember_access,
 )
+from fincrm.customers.selectors.groups import GroupWalk, group_walk_ctes, group_walk_from_json
 from fincrm.customers.selectors.tags import badge_class as tag_badge_class
 from fincrm.customers.selectors.tags import tags_for
 from fincrm.platform import context
@@ -464,6 +465,8 @@ class Prefetched:
     tags: list[TagRow]
     aum: list[dict[str, Any]]
     household_aum: GroupFigure | None
+    # A company's corporate group and which of its companies the actor may see (None: individual).
+    group: tuple[GroupWalk, set[int]] | None
     accounts: list[Any]
     holdings: list[Any]
     transactions: list[Any]
@@ -472,8 +475,10 @@ class Prefetched:
     coverage: list[tuple[Any, _Staff | None, _Staff | None, _Team | None, _Team | None]]
     consents: list[Any]
     purposes: list[Any]
-    has_relationships: bool
-    in_household: bool
+    # The customer's links, each with the other customer's party columns and visibility.
+    relationships: list[dict[str, Any]]
+    # The customer's household as its JSON (id, name, members with their visibility), or None.
+    household: dict[str, Any] | None
 
 
 def _table(label: str) -> str:
@@ -493,12 +498,12 @@ def _sections_sql(vendor: str, scope: str) -> str:
     staff = "json_build_object('id', {0}.id, 'full_name', {0}.full_name, 'username', {0}.username)"
     # Table names come from the models, values are parameters.
     return f"""
-WITH scoped AS (
+WITH RECURSIVE scoped AS (
   SELECT s.id FROM ({scope}) AS s(id) WHERE s.id = %(customer)s
 ), household AS (
   SELECT household_id FROM {_table("customers.HouseholdMember")}
   WHERE customer_id = %(customer)s ORDER BY id LIMIT 1
-)
+), {group_walk_ctes("%(customer)s", "c.status <> ALL(%(hidden)s)")}
 SELECT json_build_object(
  'customer', (SELECT json_build_object('row', to_jsonb(c), 'org_unit', to_jsonb(o),
      'primary_manager', to_jsonb(pm), 'covering_team', to_jsonb(ct))
@@ -521,6 +526,16 @@ SELECT json_build_object(
    FROM household JOIN {_table("customers.HouseholdMember")} m ON m.household_id = household.household_id
    LEFT JOIN {_table("customers.Customer")} c ON c.id = m.customer_id AND c.status <> ALL(%(hidden)s)
    GROUP BY household.household_id),
+ 'group', (SELECT json_build_object('cut', bool_or(t.cut), 'members', json_agg(json_build_object(
+     'pk', c.id, 'name', c.name, 'customer_number', c.customer_number, 'kind', c.kind,
+     'parent_company_id', c.parent_company_id, 'status', c.status, 'aum', c.aum::text,
+     'depth', m.depth, 'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id))
+     ORDER BY m.depth, c.name, c.id))
+   FROM group_member m JOIN {_table("customers.Customer")} c ON c.id = m.id CROSS JOIN group_top t
+   -- a group is a tree of companies: for an individual the walk is never run
+   WHERE EXISTS (SELECT 1 FROM {_table("customers.Customer")} k
+                 WHERE k.id = %(customer)s AND k.kind = '{CustomerKind.CORPORATE.value}')
+   HAVING COUNT(*) > 0),
  'accounts', (SELECT json_agg(to_jsonb(a) ORDER BY a.kind, a.id)
    FROM {_table("portfolio.Account")} a WHERE a.customer_id = %(customer)s),
  'holdings', (SELECT json_agg(json_build_object('row', to_jsonb(h), 'product', to_jsonb(p))
@@ -556,9 +571,21 @@ SELECT json_build_object(
    FROM {_table("privacy.Consent")} k WHERE k.customer_id = %(customer)s),
  'purposes', (SELECT json_agg(to_jsonb(p) ORDER BY p.sort_order, p.code)
    FROM {_table("privacy.ProcessingPurpose")} p WHERE p.is_active AND p.legal_basis = %(consent)s),
- 'has_relationships', EXISTS (SELECT 1 FROM {_table("customers.Relationship")}
-   WHERE from_customer_id = %(customer)s OR to_customer_id = %(customer)s),
- 'in_household', EXISTS (SELECT 1 FROM household)
+ 'relationships', (SELECT json_agg(json_build_object('row', to_jsonb(r), 'other', json_build_object(
+     'pk', c.id, 'name', c.name, 'customer_number', c.customer_number, 'kind', c.kind),
+     'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id))
+     ORDER BY r.starts_on DESC, r.id DESC)
+   FROM {_table("customers.Relationship")} r JOIN {_table("customers.Customer")} c
+     ON c.id = CASE WHEN r.from_customer_id = %(customer)s THEN r.to_customer_id ELSE r.from_customer_id END
+   WHERE r.from_customer_id = %(customer)s OR r.to_customer_id = %(customer)s),
+ 'household', (SELECT json_build_object('id', h.id, 'name', h.name, 'members', (
+     SELECT json_agg(json_build_object('customer_id', m.customer_id, 'role', m.role, 'name', c.name,
+       'customer_number', c.customer_number, 'kind', c.kind,
+       'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id)) ORDER BY m.id)
+     FROM {_table("customers.HouseholdMember")} m
+     JOIN {_table("customers.Customer")} c ON c.id = m.customer_id
+     WHERE m.household_id = h.id AND c.status <> ALL(%(hidden)s)))
+   FROM household JOIN {_table("customers.Household")} h ON h.id = household.household_id)
 )::text
 FROM scoped
 """  # noqa: S608
@@ -812,6 +839,12 @@ def prefetch_sections(actor: Actor, customer_id: object) -> Prefetched | None:
         household_aum=None
         if household is None
         else GroupFigure(Decimal(household["total"]).quantize(CENT), int(household["members"])),
+        group=None
+        if data["group"] is None
+        else (
+            group_walk_from_json(data["group"]),
+            {int(row["pk"]) for row in data["group"]["members"] if row["visible"]},
+        ),
         accounts=[_instance("portfolio.Account", row) for row in data["accounts"] or []],
         holdings=[holding(item) for item in data["holdings"] or []],
         transactions=[transaction(item) for item in data["transactions"] or []],
@@ -829,8 +862,8 @@ def prefetch_sections(actor: Actor, customer_id: object) -> Prefetched | None:
         ],
         consents=[_instance("privacy.Consent", row) for row in data["consents"] or []],
         purposes=[_instance("privacy.ProcessingPurpose", row) for row in data["purposes"] or []],
-        has_relationships=bool(data["has_relationships"]),
-        in_household=bool(data["in_household"]),
+        relationships=data["relationships"] or [],
+        household=data["household"],
     )
 
 
@@ -899,7 +932,7 @@ def _assemble(actor: Actor, customer: Customer, rows: Prefetched | None, *, cons
         coverage_history=_coverage_history(customer, rows),
         customer=customer,
         relationships=_relationships(actor, customer, rows),
-        group_tree=_group_tree(actor, customer),
+        group_tree=_group_tree(actor, customer, rows),
         household=_household(actor, customer, rows),
         consents_read=None if rows is None else (rows.purposes, rows.consents),
     )
@@ -919,29 +952,47 @@ def _masked_party(party: Any) -> Any:
 
 
 def _relationships(actor: Actor, customer: Customer, prefetched: Prefetched | None = None) -> Any:
-    if prefetched is not None and not prefetched.has_relationships:
-        # Nothing links this customer: the relationships selector would answer an empty list.
-        return [] if optional_function(RELATIONSHIPS, "relationships_for") is not None else None
-    rows = _call_optional(RELATIONSHIPS, "relationships_for", actor, customer)
+    rows_of = optional_function(RELATIONSHIPS, "relationship_rows_of")
+    if prefetched is not None and rows_of is not None:
+        links = prefetched.relationships
+        rows = rows_of(
+            [_instance("customers.Relationship", item["row"]) for item in links],
+            customer.pk,
+            {item["other"]["pk"]: item["other"] for item in links},
+            {item["other"]["pk"] for item in links if item["visible"]},
+        )
+    else:
+        rows = _call_optional(RELATIONSHIPS, "relationships_for", actor, customer)
     if rows is None:
         return None
     return [dataclasses.replace(row, other=_masked_party(row.other)) for row in rows]
 
 
 def _household(actor: Actor, customer: Customer, prefetched: Prefetched | None = None) -> Any:
-    if prefetched is not None and not prefetched.in_household:
-        return None
-    household = _call_optional(RELATIONSHIPS, "household_of", actor, customer)
+    view_of = optional_function(RELATIONSHIPS, "household_view_of")
+    if prefetched is not None and view_of is not None:
+        if prefetched.household is None:
+            return None
+        item = prefetched.household
+        members = item["members"] or []
+        visible = {member["customer_id"] for member in members if member["visible"]}
+        household = view_of(item["id"], item["name"], members, visible, current_id=customer.pk)
+    else:
+        household = _call_optional(RELATIONSHIPS, "household_of", actor, customer)
     if household is None:
         return None
     members = [dataclasses.replace(row, party=_masked_party(row.party)) for row in household.members]
     return dataclasses.replace(household, members=members)
 
 
-def _group_tree(actor: Actor, customer: Customer) -> Any:
+def _group_tree(actor: Actor, customer: Customer, prefetched: Prefetched | None = None) -> Any:
     # A group is a tree of corporates: an individual has none, so no query is spent on one.
     if customer.kind != CustomerKind.CORPORATE:
         return None
+    tree_of = optional_function(RELATIONSHIPS, "tree_of")
+    if prefetched is not None and prefetched.group is not None and tree_of is not None:
+        walk, visible = prefetched.group
+        return tree_of(walk, visible, customer.pk)
     return _call_optional(RELATIONSHIPS, "group_tree", actor, customer)
 
 
@@ -1117,10 +1168,7 @@ def _aum(actor: Actor, customer: Customer, rows: Prefetched | None = None) -> Au
         classes=_asset_classes(),
         points=points,
         household=_household_figure(actor, customer, rows),
-        # A corporate group is a tree of companies: an individual has none, so no query is spent.
-        group=_group_figure("group_aum", actor, customer)
-        if customer.kind == CustomerKind.CORPORATE
-        else None,
+        group=_corporate_group_figure(actor, customer, rows),
     )
 
 
@@ -1128,6 +1176,17 @@ def _household_figure(actor: Actor, customer: Customer, rows: Prefetched | None)
     if rows is not None and optional_function("fincrm.portfolio.selectors", "household_aum") is not None:
         return rows.household_aum
     return _group_figure("household_aum", actor, customer)
+
+
+def _corporate_group_figure(actor: Actor, customer: Customer, rows: Prefetched | None) -> GroupFigure | None:
+    # A corporate group is a tree of companies: an individual has none, so no query is spent.
+    if customer.kind != CustomerKind.CORPORATE:
+        return None
+    figure_of = optional_function("fincrm.portfolio.selectors", "group_figure")
+    if rows is not None and rows.group is not None and figure_of is not None:
+        figure = figure_of(rows.group[0])
+        return None if figure is None else GroupFigure(_decimal(figure.total), int(figure.members))
+    return _group_figure("group_aum", actor, customer)
 
 
 def _group_figure(name: str, actor: Actor, customer: Customer) -> GroupFigure | None:

@@ -17,16 +17,20 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from fincrm.customers.models import Customer, CustomerKind, Household, HouseholdMember, Relationship
+from fincrm.customers.models import Customer, Household, HouseholdMember, Relationship
 from fincrm.customers.selectors import HIDDEN_STATUSES, VIEW, access_customer, customer_queryset
+from fincrm.customers.selectors.groups import (
+    GROUP_MAX_DEPTH,
+    GROUP_MAX_NODES,
+    GroupMember,
+    GroupWalk,
+    group_walk,
+)
 from fincrm.platform.access import access_object
 from fincrm.platform.actor import Actor
 from fincrm.security.masking import mask
 
 EDIT = "customer.edit"
-# Guards against a corrupt tree: deeper or larger corporate groups are cut off (and say so).
-GROUP_MAX_DEPTH = 30
-GROUP_MAX_NODES = 5000
 
 Kind = Relationship.Kind
 
@@ -119,11 +123,18 @@ def relationships_for(actor: Actor, customer_id: object) -> list[RelationshipRow
         for link in links
     }
     rows = {row["pk"]: row for row in Customer.objects.filter(pk__in=sorted(others)).values(*_PARTY_FIELDS)}
-    seen = visible_ids(actor, others)
+    return relationship_rows_of(links, customer.pk, rows, visible_ids(actor, others))
+
+
+def relationship_rows_of(
+    links: list[Relationship], customer_id: int, others: dict[int, dict[str, Any]], visible: set[int]
+) -> list[RelationshipRow]:
+    """The rows of the customer's links (newest first), active first. ``others``: each other
+    customer's pk, name, customer_number and kind; ``visible``: those the actor may see."""
     today = _today()
     result = []
     for link in links:
-        outgoing = link.from_customer_id == customer.pk
+        outgoing = link.from_customer_id == customer_id
         other_id = link.to_customer_id if outgoing else link.from_customer_id
         role = (ROLE_OF_TO if outgoing else ROLE_OF_FROM).get(link.kind, link.kind)
         result.append(
@@ -131,7 +142,7 @@ def relationships_for(actor: Actor, customer_id: object) -> list[RelationshipRow
                 id=link.pk,
                 kind=link.kind,
                 role=str(role),
-                other=party(rows[other_id], other_id in seen),
+                other=party(others[other_id], other_id in visible),
                 starts_on=link.starts_on,
                 ends_on=link.ends_on,
                 note=link.note,
@@ -203,20 +214,39 @@ def _household_view(actor: Actor, household: Household, *, current_id: int | Non
     members = list(
         HouseholdMember.objects.filter(household=household)
         .exclude(customer__status__in=HIDDEN_STATUSES)
+        .order_by("id")
         .values("customer_id", "role", "customer__name", "customer__customer_number", "customer__kind")
     )
     seen = visible_ids(actor, (member["customer_id"] for member in members))
+    rows = [
+        {
+            "customer_id": member["customer_id"],
+            "role": member["role"],
+            "name": member["customer__name"],
+            "customer_number": member["customer__customer_number"],
+            "kind": member["customer__kind"],
+        }
+        for member in members
+    ]
+    return household_view_of(household.pk, household.name, rows, seen, current_id=current_id)
+
+
+def household_view_of(
+    household_id: int, name: str, members: list[dict[str, Any]], visible: set[int], *, current_id: int | None
+) -> HouseholdView:
+    """The household as shown: the head first, then the members the actor may see, by name.
+    ``members``: customer_id, role, name, customer_number and kind of each, in membership order."""
     labels = dict(HouseholdMember.Role.choices)
     rows = [
         HouseholdMemberRow(
             party=party(
                 {
                     "pk": member["customer_id"],
-                    "name": member["customer__name"],
-                    "customer_number": member["customer__customer_number"],
-                    "kind": member["customer__kind"],
+                    "name": member["name"],
+                    "customer_number": member["customer_number"],
+                    "kind": member["kind"],
                 },
-                member["customer_id"] in seen,
+                member["customer_id"] in visible,
             ),
             role=member["role"],
             role_label=str(labels.get(member["role"], member["role"])),
@@ -225,7 +255,7 @@ def _household_view(actor: Actor, household: Household, *, current_id: int | Non
         for member in members
     ]
     rows.sort(key=lambda row: (row.role != HouseholdMember.Role.HEAD, not row.party.visible, row.party.name))
-    return HouseholdView(id=household.pk, name=household.name, members=rows)
+    return HouseholdView(id=household_id, name=name, members=rows)
 
 
 # ---------------------------------------------------------------- corporate groups
@@ -249,70 +279,48 @@ class GroupTree:
         return len(self.nodes) > 1
 
 
-def top_parent_id(customer_id: int) -> tuple[int, bool]:
-    """The top of the customer's parent chain (one query per level); True when the chain was cut off
-    (too deep, or a cycle written around the services)."""
-    current, seen = customer_id, {customer_id}
-    for _level in range(GROUP_MAX_DEPTH):
-        parent = Customer.objects.filter(pk=current).values_list("parent_company_id", flat=True).first()
-        if parent is None:
-            return current, False
-        if parent in seen:
-            return current, True
-        seen.add(parent)
-        current = parent
-    return current, True
-
-
 def group_tree(actor: Actor, customer_id: object) -> GroupTree:
     """The customer's whole corporate group from its top parent down (depth first, by name), members
-    outside the actor's scope masked. One query per level, plus one for visibility."""
+    outside the actor's scope masked. Three queries: the scope check, the walk, visibility."""
     customer = access_customer(actor, customer_id, VIEW)
-    if customer.kind != CustomerKind.CORPORATE and customer.parent_company_id is None:
-        root_id, truncated = customer.pk, False
-    else:
-        root_id, truncated = top_parent_id(customer.pk)
-    rows: dict[int, dict[str, Any]] = {}
-    children: dict[int | None, list[int]] = {}
-    frontier = [root_id]
-    root = Customer.objects.filter(pk=root_id).values(*_PARTY_FIELDS, "parent_company_id").first()
-    assert root is not None
-    rows[root_id] = root
-    for _level in range(GROUP_MAX_DEPTH):
-        if not frontier:
-            break
-        level = list(
-            Customer.objects.filter(parent_company_id__in=frontier)
-            .exclude(status__in=HIDDEN_STATUSES)
-            .exclude(pk__in=list(rows))
-            .values(*_PARTY_FIELDS, "parent_company_id")
-            .order_by("name", "pk")
-        )
-        if len(rows) + len(level) > GROUP_MAX_NODES:
-            level = level[: max(GROUP_MAX_NODES - len(rows), 0)]
-            truncated = True
-        frontier = []
-        for row in level:
-            rows[row["pk"]] = row
-            children.setdefault(row["parent_company_id"], []).append(row["pk"])
-            frontier.append(row["pk"])
-    else:
-        truncated = truncated or bool(frontier)
-    seen = visible_ids(actor, rows)
+    walk = group_walk(customer.pk)
+    return tree_of(walk, visible_ids(actor, (member.pk for member in walk.members)), customer.pk)
+
+
+def tree_of(walk: GroupWalk, visible: set[int], current_id: int) -> GroupTree:
+    """The tree of a walk, the first GROUP_MAX_NODES companies by depth, name and id (the rest cut
+    off, and said so, as are companies at the depth bound: what is below them is unknown)."""
+    members = walk.members[:GROUP_MAX_NODES]
+    truncated = (
+        walk.cut
+        or len(walk.members) > GROUP_MAX_NODES
+        or any(member.depth == GROUP_MAX_DEPTH for member in members)
+    )
+    if not members:
+        return GroupTree(nodes=[], truncated=truncated)
+    children: dict[int | None, list[GroupMember]] = {}
+    for member in members[1:]:
+        children.setdefault(member.parent_company_id, []).append(member)
     nodes: list[GroupNode] = []
-    stack: list[tuple[int, int, bool]] = [(root_id, 0, False)]
+    stack: list[tuple[GroupMember, bool]] = [(members[0], False)]
     while stack:
-        pk, depth, parent_visible = stack.pop()
+        member, parent_visible = stack.pop()
+        row = {
+            "pk": member.pk,
+            "name": member.name,
+            "customer_number": member.customer_number,
+            "kind": member.kind,
+        }
         nodes.append(
             GroupNode(
-                party=party(rows[pk], pk in seen),
-                depth=depth,
-                is_current=pk == customer.pk,
+                party=party(row, member.pk in visible),
+                depth=member.depth,
+                is_current=member.pk == current_id,
                 parent_visible=parent_visible,
             )
         )
-        for child in reversed(children.get(pk, [])):
-            stack.append((child, depth + 1, pk in seen))
+        for child in reversed(children.get(member.pk, [])):
+            stack.append((child, member.pk in visible))
     return GroupTree(nodes=nodes, truncated=truncated)
 
 

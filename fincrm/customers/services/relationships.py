@@ -15,12 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from fincrm.audit.services import audit_record
 from fincrm.customers.models import Customer, CustomerKind, Household, HouseholdMember, Relationship
 from fincrm.customers.selectors import VIEW, access_customer
-from fincrm.customers.selectors.relationships import (
-    GROUP_MAX_DEPTH,
-    access_household,
-    access_relationship,
-    ancestor_ids,
-)
+from fincrm.customers.selectors.groups import GROUP_MAX_DEPTH
+from fincrm.customers.selectors.relationships import access_household, access_relationship, ancestor_ids
 from fincrm.platform import outbox, transaction
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import ServiceError
