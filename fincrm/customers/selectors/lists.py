@@ -1,7 +1,8 @@
 """Reads for the customer list, its API and exports: scoped, filtered, keyset-paged, counted up to a cap.
 
 Never a count(*) over every matching row: ``capped_count`` stops at ``FINCRM_LIST_COUNT_CAP + 1``
-rows, so a page says "1,000+" (the default cap) instead of scanning a million. Deep pages use
+rows, so a page says "1,000+" (the default cap) instead of scanning a million; a first page with no
+next page counts its own rows instead (``page_count``). Deep pages use
 keyset pagination (``fincrm.platform.pagination.keyset_page``), which costs the same on page 1,000
 as on page 1.
 Identifiers and names are masked here, once, for the page, the API and the export alike.
@@ -53,6 +54,10 @@ class Count:
     value: int
     capped: bool  # True: there are more than ``value`` rows
 
+    @classmethod
+    def of(cls, counted: int, cap: int) -> Count:
+        return cls(min(counted, cap), counted > cap)
+
 
 @dataclass(frozen=True)
 class ListRow:
@@ -91,10 +96,19 @@ def with_columns(queryset: QuerySet[Customer], columns: Iterable[str]) -> QueryS
 
 
 def capped_count(queryset: QuerySet[Customer], cap: int | None = None) -> Count:
-    """How many rows, counting at most ``cap + 1`` of them (one bounded subquery)."""
+    """How many rows, counting at most ``cap + 1`` of them (one bounded subquery). With only the
+    list's choice filters it is an index-only scan of ``customer_choice_filters``."""
     limit = int(cap if cap is not None else settings.FINCRM_LIST_COUNT_CAP)
-    counted = queryset.order_by().values("pk")[: limit + 1].count()
-    return Count(min(counted, limit), counted > limit)
+    return Count.of(queryset.order_by().values("pk")[: limit + 1].count(), limit)
+
+
+def page_count(page: Page, cursor: str | None) -> Count | None:
+    """The list's count when its first page already knows it: with no next page, the page holds
+    every match (a short list costs no count query, and a rare filter combination, whose count
+    would read the whole index for a few rows, never runs one). None: the database must count."""
+    if cursor or page.next_cursor is not None:
+        return None
+    return Count.of(len(page.items), int(settings.FINCRM_LIST_COUNT_CAP))
 
 
 def tags_by_customer(customer_ids: list[int]) -> dict[int, list[Tag]]:
@@ -182,7 +196,11 @@ def customer_list_page(
     page: Page = keyset_page(
         with_columns(queryset, columns), limit=limit, cursor=cursor, ordering=filterset.ordering
     )
-    count = capped_count(queryset) if with_count else None
+    count = None
+    if with_count:
+        count = page_count(page, cursor)
+        if count is None:
+            count = capped_count(queryset)
     return ListPage(list_rows(page.items, columns), page.next_cursor, count)
 
 
