@@ -196,3 +196,21 @@ def test_both_paths_give_each_row_its_own_id(copy_text: bool) -> None:
     out = preparer(copy_text=copy_text).prepare([(n, [f"J-{n}", *GOOD[1:]]) for n in range(2, 12)])
     lines = [line.split("\t") for line in out.as_copy_text().copy_rows.decode().splitlines()]
     assert len({cells[UID] for cells in lines}) == 10
+
+
+def test_repeated_cells_are_parsed_alike_every_time() -> None:
+    """The shortcut remembers the cells of its few-valued columns it accepted (direction, channel,
+    type, currency, dates, flags): a repeated good cell gives the same value, and a repeated bad
+    one is refused on every row, as on the general path."""
+    rows: list[tuple[int, list[object]]] = []
+    for number in range(2, 10):
+        cells = list(GOOD)
+        cells[0] = f"J-{number}"
+        cells[5] = "cny" if number % 2 else " CNY"
+        cells[6] = "sideways" if number % 3 == 0 else "out"
+        cells[10] = "yes" if number % 2 else "no"
+        rows.append((number, cells))
+    lines, general = staged(rows)
+    assert [int(cells[0]) for cells in lines] == [2, 4, 5, 7, 8]
+    assert {(cells[8], cells[9], cells[14]) for cells in lines} == {("CNY", "out", "t"), ("CNY", "out", "f")}
+    assert general.invalid_rows == [3, 6, 9]
