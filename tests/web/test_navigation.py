@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import RequestFactory
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from fincrm.platform.actor import Actor, ActorKind, Scope
 from fincrm.users.roles import BUILTIN_ROLES
@@ -173,3 +173,17 @@ def test_user_menu_shows_name_org_unit_and_a_sign_out_form(signed_in: Any, stub_
     assert "Team Lead A" in html
     assert "Sub-branch A1" in html
     assert f'<form method="post" action="{reverse("users:sign-out")}">' in html
+
+
+def test_safe_reverse_follows_the_script_prefix_and_the_url_configuration(settings: Any) -> None:
+    """The shell's URLs are remembered per URL configuration and script prefix."""
+    assert navigation.safe_reverse("web:home") == "/"
+    set_script_prefix("/crm/")
+    try:
+        assert navigation.safe_reverse("web:home") == "/crm/"
+    finally:
+        set_script_prefix("/")
+    settings.ROOT_URLCONF = "tests.platform.test_api_errors"  # no pages at all
+    assert navigation.safe_reverse("web:home") is None
+    settings.ROOT_URLCONF = "fincrm.urls"
+    assert navigation.safe_reverse("web:home") == "/"
