@@ -196,11 +196,7 @@ def customer_list_page(
     page: Page = keyset_page(
         with_columns(queryset, columns), limit=limit, cursor=cursor, ordering=filterset.ordering
     )
-    count = None
-    if with_count:
-        count = page_count(page, cursor)
-        if count is None:
-            count = capped_count(queryset)
+    count = (page_count(page, cursor) or capped_count(queryset)) if with_count else None
     return ListPage(list_rows(page.items, columns), page.next_cursor, count)
 
 

@@ -496,6 +496,10 @@ def _sections_sql(vendor: str, scope: str) -> str:
     no row, so no section is evaluated and nothing of that customer leaves the database."""
     del vendor  # a cache key: the statement is PostgreSQL's
     staff = "json_build_object('id', {0}.id, 'full_name', {0}.full_name, 'username', {0}.username)"
+    # A related customer (group company, relative, household member) as relationships.party reads
+    # it, and whether the actor's scope reaches it.
+    party = "'pk', c.id, 'name', c.name, 'customer_number', c.customer_number, 'kind', c.kind"
+    visible = f"'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id)"  # noqa: S608 - compiled scope
     # Table names come from the models, values are parameters.
     return f"""
 WITH RECURSIVE scoped AS (
@@ -527,10 +531,8 @@ SELECT json_build_object(
    LEFT JOIN {_table("customers.Customer")} c ON c.id = m.customer_id AND c.status <> ALL(%(hidden)s)
    GROUP BY household.household_id),
  'group', (SELECT json_build_object('cut', bool_or(t.cut), 'members', json_agg(json_build_object(
-     'pk', c.id, 'name', c.name, 'customer_number', c.customer_number, 'kind', c.kind,
-     'parent_company_id', c.parent_company_id, 'status', c.status, 'aum', c.aum::text,
-     'depth', m.depth, 'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id))
-     ORDER BY m.depth, c.name, c.id))
+     {party}, 'parent_company_id', c.parent_company_id, 'status', c.status, 'aum', c.aum::text,
+     'depth', m.depth, {visible}) ORDER BY m.depth, c.name, c.id))
    FROM group_member m JOIN {_table("customers.Customer")} c ON c.id = m.id CROSS JOIN group_top t
    -- a group is a tree of companies: for an individual the walk is never run
    WHERE EXISTS (SELECT 1 FROM {_table("customers.Customer")} k
@@ -571,17 +573,13 @@ SELECT json_build_object(
    FROM {_table("privacy.Consent")} k WHERE k.customer_id = %(customer)s),
  'purposes', (SELECT json_agg(to_jsonb(p) ORDER BY p.sort_order, p.code)
    FROM {_table("privacy.ProcessingPurpose")} p WHERE p.is_active AND p.legal_basis = %(consent)s),
- 'relationships', (SELECT json_agg(json_build_object('row', to_jsonb(r), 'other', json_build_object(
-     'pk', c.id, 'name', c.name, 'customer_number', c.customer_number, 'kind', c.kind),
-     'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id))
-     ORDER BY r.starts_on DESC, r.id DESC)
+ 'relationships', (SELECT json_agg(json_build_object('row', to_jsonb(r),
+     'other', json_build_object({party}), {visible}) ORDER BY r.starts_on DESC, r.id DESC)
    FROM {_table("customers.Relationship")} r JOIN {_table("customers.Customer")} c
      ON c.id = CASE WHEN r.from_customer_id = %(customer)s THEN r.to_customer_id ELSE r.from_customer_id END
    WHERE r.from_customer_id = %(customer)s OR r.to_customer_id = %(customer)s),
  'household', (SELECT json_build_object('id', h.id, 'name', h.name, 'members', (
-     SELECT json_agg(json_build_object('customer_id', m.customer_id, 'role', m.role, 'name', c.name,
-       'customer_number', c.customer_number, 'kind', c.kind,
-       'visible', EXISTS (SELECT 1 FROM ({scope}) AS v(id) WHERE v.id = c.id)) ORDER BY m.id)
+     SELECT json_agg(json_build_object({party}, 'role', m.role, {visible}) ORDER BY m.id)
      FROM {_table("customers.HouseholdMember")} m
      JOIN {_table("customers.Customer")} c ON c.id = m.customer_id
      WHERE m.household_id = h.id AND c.status <> ALL(%(hidden)s)))
@@ -975,7 +973,7 @@ def _household(actor: Actor, customer: Customer, prefetched: Prefetched | None =
             return None
         item = prefetched.household
         members = item["members"] or []
-        visible = {member["customer_id"] for member in members if member["visible"]}
+        visible = {member["pk"] for member in members if member["visible"]}
         household = view_of(item["id"], item["name"], members, visible, current_id=customer.pk)
     else:
         household = _call_optional(RELATIONSHIPS, "household_of", actor, customer)

@@ -7,12 +7,12 @@ masked name, without its id or number, so the link itself reveals no more than t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -77,7 +77,7 @@ def visible_ids(actor: Actor, customer_ids: Iterable[int], action: str = VIEW) -
     return set(customer_queryset(actor, action).filter(pk__in=ids).values_list("pk", flat=True))
 
 
-def party(row: dict[str, Any], visible: bool) -> Party:
+def party(row: Mapping[str, Any], visible: bool) -> Party:
     if visible:
         return Party(row["pk"], row["name"], row["customer_number"], row["kind"], True)
     return Party(None, mask("name", row["name"]), "", "", False)
@@ -215,42 +215,36 @@ def _household_view(actor: Actor, household: Household, *, current_id: int | Non
         HouseholdMember.objects.filter(household=household)
         .exclude(customer__status__in=HIDDEN_STATUSES)
         .order_by("id")
-        .values("customer_id", "role", "customer__name", "customer__customer_number", "customer__kind")
+        .values(
+            "role",
+            pk=F("customer_id"),
+            name=F("customer__name"),
+            customer_number=F("customer__customer_number"),
+            kind=F("customer__kind"),
+        )
     )
-    seen = visible_ids(actor, (member["customer_id"] for member in members))
-    rows = [
-        {
-            "customer_id": member["customer_id"],
-            "role": member["role"],
-            "name": member["customer__name"],
-            "customer_number": member["customer__customer_number"],
-            "kind": member["customer__kind"],
-        }
-        for member in members
-    ]
-    return household_view_of(household.pk, household.name, rows, seen, current_id=current_id)
+    seen = visible_ids(actor, (member["pk"] for member in members))
+    return household_view_of(household.pk, household.name, members, seen, current_id=current_id)
 
 
 def household_view_of(
-    household_id: int, name: str, members: list[dict[str, Any]], visible: set[int], *, current_id: int | None
+    household_id: int,
+    name: str,
+    members: Sequence[Mapping[str, Any]],
+    visible: set[int],
+    *,
+    current_id: int | None,
 ) -> HouseholdView:
     """The household as shown: the head first, then the members the actor may see, by name.
-    ``members``: customer_id, role, name, customer_number and kind of each, in membership order."""
+    ``members``: each member's party columns (pk, name, customer_number, kind) and role, in
+    membership order."""
     labels = dict(HouseholdMember.Role.choices)
     rows = [
         HouseholdMemberRow(
-            party=party(
-                {
-                    "pk": member["customer_id"],
-                    "name": member["name"],
-                    "customer_number": member["customer_number"],
-                    "kind": member["kind"],
-                },
-                member["customer_id"] in visible,
-            ),
+            party=party(member, member["pk"] in visible),
             role=member["role"],
             role_label=str(labels.get(member["role"], member["role"])),
-            is_current=member["customer_id"] == current_id,
+            is_current=member["pk"] == current_id,
         )
         for member in members
     ]
