@@ -326,9 +326,14 @@ def _pg_bulk_tables(tables: list[str], progress: Progress, timings: dict[str, fl
     saved = {table: _pg_secondary_objects(table) for table in tables}
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for table, (_indexes, constraints) in saved.items():
-            for name, _definition in reversed(constraints):  # foreign keys first
-                cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+        # Every table's foreign keys before any unique constraint: a composite foreign key of one
+        # table (a transaction's account and customer) stands on another table's unique constraint.
+        for foreign_keys_first in (True, False):
+            for table, (_indexes, constraints) in saved.items():
+                for name, definition in constraints:
+                    if definition.startswith("FOREIGN KEY") == foreign_keys_first:
+                        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+        for table in saved:
             cursor.execute(
                 "SELECT indexrelid::regclass::text FROM pg_index i WHERE i.indrelid = %s::regclass "
                 "AND NOT i.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
