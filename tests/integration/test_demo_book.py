@@ -34,7 +34,7 @@ def small_book(world: World, monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_demo_customers_have_valid_identifiers(small_book: int) -> None:
-    customers = list(Customer.objects.filter(customer_number__startswith="D"))
+    customers = list(Customer.objects.filter(customer_number__startswith="D").order_by("customer_number"))
     assert small_book == len(customers) == 132
     individuals = [customer for customer in customers if customer.kind == "individual"]
     corporates = [customer for customer in customers if customer.kind == "corporate"]
