@@ -11,13 +11,14 @@ The header decides which fields a file carries (a customers file may hold only t
 changed fields); an empty cell in a carried column clears that field. Files are applied in the
 order of ``ORDER`` whatever the manifest's order. Per system, sequence N is applied only when N-1
 was (or when no feed of that system was ever applied); an applied N again is a no-op; a gap is
-refused ("waiting for N-1"). Before anything is written, every file's SHA-256 is checked, then
-every file is read, validated row by row, encrypted and staged (in worker processes when large,
-outside the transaction), and its row count compared with the manifest. Then ONE transaction checks
-each file against the database and merges it, in order (files whose rows name products of the same
-feed are staged inside it, after the products), refreshes the AUM of the customers whose accounts or
-holdings changed, and writes the ``FeedRun`` row, one audit event and one outbox event: a bad row or
-a killed process leaves the database as it was. A failure is then recorded in a separate
+refused ("waiting for N-1"). Before anything is written, every file's SHA-256 is checked. Then ONE
+transaction takes each file in order: reads it, validates it row by row, encrypts and stages it,
+compares its row count with the manifest, checks it against the database and merges it. Large files
+are prepared ahead by worker processes while the files before them merge (importer.PreparedAhead;
+not files whose rows name products of the same feed: they wait for those products). The transaction
+then refreshes the AUM of the customers whose accounts or holdings changed and writes the
+``FeedRun`` row, one audit event and one outbox event: a bad row or a killed process leaves the
+database as it was. A failure is then recorded in a separate
 transaction (``FeedRun`` status failed, with the error).
 
 Two appliers of one system never interleave: PostgreSQL takes a transaction-scoped advisory lock
@@ -34,7 +35,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -54,9 +55,12 @@ from fincrm.integration.importer import (
     ENTITY_PERMISSIONS,
     PARALLEL_FROM_ROWS,
     Load,
+    PreparedAhead,
     entity_turn,
+    known_customer_row_uids,
 )
 from fincrm.integration.models import FeedRun
+from fincrm.integration.preparing import Context
 from fincrm.platform import outbox, transaction
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
@@ -70,6 +74,8 @@ MANIFEST = "manifest.json"
 PERMISSION = "data.feed"
 # Dependency order: a file may refer to what an earlier one creates.
 ORDER = ("products", "customers", "contacts", "accounts", "holdings", "transactions")
+# Customers per file whose row ids are looked up before they are prepared (memory: ~150 bytes each).
+KNOWN_ROW_UIDS_UP_TO = 300_000
 NEEDS_PRODUCTS = ("accounts", "holdings")  # their rows name product codes
 MAX_MANIFEST_BYTES = 64 * 1024
 ERROR_ISSUES = 20  # issues quoted in a failed feed's error
@@ -444,45 +450,88 @@ def _require(actor: Actor, manifest: Manifest) -> None:
             require_permission(actor, permission)
 
 
-def _stage(actor: Actor, source: FeedSource, spec: FeedFile, *, parallel: bool) -> Load | None:
-    """Read, check row by row, prepare (encrypt) and stage one file; None for an empty file.
+def _table(source: FeedSource, spec: FeedFile, files: ExitStack) -> Any | None:
+    """The file's rows, open until ``files`` closes; None for an empty file the manifest says is empty."""
+    stream = files.enter_context(source.open(spec.name))
+    try:
+        table = readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
+    except readers.FileRejected as rejected:
+        if rejected.code == "empty" and spec.rows == 0:
+            return None
+        raise _file_rejected(spec, rejected) from None
+    files.callback(table.close)
+    return table
 
-    Every row-level problem and a row count other than the manifest's stop the feed here."""
-    with source.open(spec.name) as stream:
-        try:
-            table = readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
-        except readers.FileRejected as rejected:
-            if rejected.code == "empty" and spec.rows == 0:
-                return None
-            raise _file_rejected(spec, rejected) from None
-        try:
-            load = Load(
-                actor=actor,
-                entity=spec.entity,
-                mapping=_columns(spec.entity, spec, list(table.header)),
-                on_match="update",
-                deletes=True,
-            )
-            try:
-                load.stage_rows(table, parallel=parallel)
-            except BaseException:
-                load.drop()
-                raise
-        except readers.FileRejected as rejected:
-            raise _file_rejected(spec, rejected) from None
-        finally:
-            table.close()
+
+def _load(actor: Actor, spec: FeedFile, table: Any) -> Load:
+    mapping = _columns(spec.entity, spec, list(table.header))
+    return Load(actor=actor, entity=spec.entity, mapping=mapping, on_match="update", deletes=True)
+
+
+def _stage(load: Load, spec: FeedFile, table: Any, ahead: PreparedAhead | None) -> None:
+    """Stage one file (prepared ahead or now); every row-level problem and a row count other than
+    the manifest's stop the feed here."""
+    try:
+        if ahead is not None and spec.entity in ahead:
+            ahead.stage(load)
+        else:
+            load.stage_rows(table, parallel=_parallel(spec))
+    except readers.FileRejected as rejected:
+        raise _file_rejected(spec, rejected) from None
     if load.rows != spec.rows:
-        load.drop()
         raise FeedRejected(
             "rows",
             _("%(name)s holds %(found)d rows but the manifest says %(expected)d.")
             % {"name": spec.name, "found": load.rows, "expected": spec.rows},
         )
     if load.invalid:
-        load.drop()
         raise FeedRejected("invalid_rows", _issues_text(spec, load.issues, load.invalid))
-    return load
+
+
+def _customer_numbers(source: FeedSource, spec: FeedFile) -> list[str]:
+    """The customer numbers of a customers file, read once more before it is prepared (whatever
+    is wrong with the file is reported by the real read)."""
+    try:
+        with source.open(spec.name) as stream:
+            table = readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
+            try:
+                position = list(table.header).index("customer_number")
+                return [str(cells[position]) for _row, cells in table.rows() if len(cells) > position]
+            finally:
+                table.close()
+    except (readers.FileRejected, ValueError):
+        return []
+
+
+def _ahead(
+    source: FeedSource, manifest: Manifest, tables: dict[str, Any], loads: dict[str, Load], files: ExitStack
+) -> PreparedAhead | None:
+    """Prepare the large files ahead, except those whose rows name products of this same feed."""
+    entities = {spec.entity for spec in manifest.files}
+    chosen = [
+        spec
+        for spec in manifest.ordered()
+        if loads.get(spec.entity) is not None
+        and _parallel(spec)
+        and not (spec.entity in NEEDS_PRODUCTS and "products" in entities)
+    ]
+    if not chosen:
+        return None
+    prepared: list[tuple[Load, Any, Context]] = []
+    for spec in chosen:
+        load, table = loads[spec.entity], tables[spec.entity]
+        try:
+            context = load.context(table)
+        except readers.FileRejected as rejected:
+            raise _file_rejected(spec, rejected) from None
+        if spec.entity == "customers" and spec.rows <= KNOWN_ROW_UIDS_UP_TO:
+            # updated customers' values sealed for their own rows at once: the merge need not
+            # decrypt and seal them again one by one (about 7 s of the 100,000-customer nightly feed)
+            context.row_uids = known_customer_row_uids(_customer_numbers(source, spec))
+        prepared.append((load, table, context))
+    ahead = PreparedAhead(prepared)
+    files.callback(ahead.close)
+    return ahead
 
 
 def _parallel(spec: FeedFile) -> bool:
@@ -538,7 +587,7 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
     started = time.perf_counter()
     manifest = manifest_read(source)
     timings: dict[str, float] = {}
-    loads: dict[str, Load | None] = {}
+    loads: dict[str, Load] = {}
 
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -553,34 +602,30 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
         mark = time.perf_counter()
         feed_verify(source, manifest)
         mark = lap("verify", mark)
-        # Staging (read, validate, encrypt, COPY) runs before the transaction, in worker processes
-        # when large; files whose rows name products of this same feed are staged once those exist.
-        entities = {spec.entity for spec in manifest.files}
-        for spec in manifest.ordered():
-            if spec.entity in NEEDS_PRODUCTS and "products" in entities:
-                continue
-            loads[spec.entity] = _stage(actor, source, spec, parallel=_parallel(spec))
-            mark = lap(f"stage {spec.entity}", mark)
         # The stages are dropped after this block: their events are read at commit only when this
         # block is the one that commits.
         at_commit = not transaction.in_block()
-        with transaction.atomic():
+        with ExitStack() as files, transaction.atomic():
             _lock(manifest.system)
             state = _sequence_state(manifest)
             if state is not None:
                 return state
+            tables = {spec.entity: _table(source, spec, files) for spec in manifest.ordered()}
+            for spec in manifest.ordered():
+                if tables[spec.entity] is not None:
+                    loads[spec.entity] = _load(actor, spec, tables[spec.entity])
+            ahead = _ahead(source, manifest, tables, loads, files)
             counts: dict[str, dict[str, int]] = {}
             touched: set[int] = set()
             for spec in manifest.ordered():
-                if spec.entity not in loads:
-                    loads[spec.entity] = _stage(actor, source, spec, parallel=_parallel(spec))
-                    mark = lap(f"stage {spec.entity}", mark)
-                load = loads[spec.entity]
+                load = loads.get(spec.entity)
                 if load is None:
                     counts[spec.entity] = dict.fromkeys(
                         ("rows", "inserted", "updated", "unchanged", "deleted"), 0
                     )
                     continue
+                _stage(load, spec, tables[spec.entity], ahead)
+                mark = lap(f"stage {spec.entity}", mark)
                 with entity_turn(spec.entity, until_commit=True):
                     load.check()
                     if load.invalid:
@@ -651,8 +696,7 @@ def feed_apply(*, actor: Actor, source: FeedSource) -> FeedOutcome:
         raise
     finally:
         for load in loads.values():
-            if load is not None:
-                load.drop()
+            load.drop()
     timings["total"] = round(time.perf_counter() - started, 3)
     return FeedOutcome(
         APPLIED,

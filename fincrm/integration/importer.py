@@ -14,10 +14,13 @@ changes nothing (keys are matched on customer numbers and blind indexes, never c
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import functools
 import itertools
 import logging
 import multiprocessing
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -167,30 +170,41 @@ def _context(actor: Actor, entity: str, mapping: dict[str, str], header: list[st
     return context
 
 
+def known_customer_row_uids(numbers: Sequence[str]) -> dict[str, str]:
+    """Customer number -> row id of the customers among ``numbers`` that exist (PostgreSQL), for
+    Context.row_uids."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT customer_number, row_uid::text FROM customers_customer WHERE customer_number = ANY(%s)",
+            [list(numbers)],
+        )
+        return dict(cursor.fetchall())
+
+
 # ---------------------------------------------------------------- preparation (optionally parallel)
 
-_worker_preparer: Preparer | None = None
+# Per entity: a worker may prepare several files of one feed (see PreparedAhead).
+_worker_preparers: dict[str, Preparer] = {}
 # A forked worker's copies of the parent's database connections (see _worker_init).
 _inherited_connections: list[Any] = []
 
 
-def _worker_init(context: Context) -> None:
+def _worker_init(contexts: dict[str, Context]) -> None:
     """Workers never touch the database, but a fork copies the parent's open connections, and the
     parent may be inside a transaction (a feed) or hold the stage's advisory lock. The copies stay
     referenced here, so none is ever finalized (closing one would end the parent's session: the
     worker exits with os._exit or SIGTERM, which finalize nothing), and Django forgets them, so
     nothing in the worker can send a statement on the parent's session."""
-    global _worker_preparer
     for alias_connection in connections.all(initialized_only=True):
         if alias_connection.connection is not None:
             _inherited_connections.append(alias_connection.connection)
             alias_connection.connection = None
-    _worker_preparer = Preparer(context)
+    _worker_preparers.clear()
+    _worker_preparers.update({entity: Preparer(context) for entity, context in contexts.items()})
 
 
-def _worker_prepare(rows: list[tuple[int, list[object]]]) -> Prepared:
-    assert _worker_preparer is not None
-    return _worker_preparer.prepare(rows).as_copy_text()
+def _worker_prepare(entity: str, rows: list[tuple[int, list[object]]]) -> Prepared:
+    return _worker_preparers[entity].prepare(rows).as_copy_text()
 
 
 def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
@@ -204,6 +218,18 @@ def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
         yield chunk
 
 
+def _workers() -> int:
+    return max(1, min(int(getattr(settings, "FINCRM_IMPORT_WORKERS", 2)), multiprocessing.cpu_count()))
+
+
+def _pool(contexts: dict[str, Context]) -> Any:
+    """Forked workers preparing rows of ``contexts``' entities (forked from the calling thread, which
+    must be the one using the database)."""
+    return multiprocessing.get_context("fork").Pool(
+        _workers(), initializer=_worker_init, initargs=(contexts,)
+    )
+
+
 @contextmanager
 def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Iterator[Prepared]]:
     """Prepared chunks in file order: from a fork pool of workers or in this process. The
@@ -213,27 +239,115 @@ def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Itera
         prepared = (preparer.prepare(chunk) for chunk in _chunks(table))
         yield (chunk.as_copy_text() for chunk in prepared) if context.copy_text else prepared
         return
-    workers = max(1, min(int(getattr(settings, "FINCRM_IMPORT_WORKERS", 2)), multiprocessing.cpu_count()))
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init, initargs=(context,))
+    pool = _pool({context.entity: context})
     try:
-        yield _in_order(pool, _chunks(table), ahead=2 * workers)
+        yield _in_order(pool, context.entity, _chunks(table))
     finally:
         pool.terminate()
         pool.join()
 
 
-def _in_order(
-    pool: Any, chunks: Iterator[list[tuple[int, list[object]]]], *, ahead: int
-) -> Iterator[Prepared]:
-    """The prepared chunks in file order, with at most ``ahead`` chunks read and not yet written:
-    ``Pool.imap`` would read the whole file into memory as fast as it can."""
+def _in_order(pool: Any, entity: str, chunks: Iterator[list[tuple[int, list[object]]]]) -> Iterator[Prepared]:
+    """The prepared chunks in file order, with at most two chunks per worker read and not yet
+    written: ``Pool.imap`` would read the whole file into memory as fast as it can."""
+    ahead = 2 * _workers()
     waiting: collections.deque[Any] = collections.deque()
     for chunk in chunks:
-        waiting.append(pool.apply_async(_worker_prepare, (chunk,)))
+        waiting.append(pool.apply_async(_worker_prepare, (entity, chunk)))
         if len(waiting) >= ahead:
             yield waiting.popleft().get()
     while waiting:
         yield waiting.popleft().get()
+
+
+class Spool:
+    """A file's prepared rows as COPY text, waiting in unnamed temporary files (no name on disk,
+    gone when closed; the values in them are as sealed as in a stage) until its stage is made."""
+
+    BLOCK = 4 << 20
+
+    def __init__(self) -> None:
+        self.rows = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.terms = tempfile.TemporaryFile()  # noqa: SIM115
+
+    def copy(self, data: bytes, *, terms: bool = False) -> None:
+        (self.terms if terms else self.rows).write(data)
+
+    def into(self, stage: Stage) -> None:
+        for spooled, terms in ((self.rows, False), (self.terms, True)):
+            if not spooled.tell():  # nothing written (only customers have terms)
+                continue
+            spooled.seek(0)
+            stage.copy(iter(functools.partial(spooled.read, self.BLOCK), b""), terms=terms)
+
+    def close(self) -> None:
+        self.rows.close()
+        self.terms.close()
+
+
+class PreparedAhead:
+    """Large files of one feed prepared in order while the caller merges the files before them.
+
+    A thread reads each file and feeds one pool of worker processes (forked here, by the caller's
+    thread); the prepared rows wait in a Spool. The caller, at a file's turn, ``stage``s it: waits
+    for its spool and copies it into the stage, then checks and merges it while the thread prepares
+    the next file. The preparation (CPU in the workers) thus overlaps the merge (work in the
+    database). Only the caller's thread touches the database: the contexts are read here first."""
+
+    def __init__(self, files: Sequence[tuple[Load, Any, Context]]) -> None:
+        """``files``: each file's Load, rows (a readers.Table) and Load.context, in merge order."""
+        self.files = [(load, table) for load, table, _context in files]
+        contexts = {load.entity: context for load, _table, context in files}
+        self.done: dict[str, concurrent.futures.Future[Spool]] = {
+            load.entity: concurrent.futures.Future() for load, _table in self.files
+        }
+        self.stopping = threading.Event()
+        self.pool = _pool(contexts)
+        self.thread = threading.Thread(target=self._run, name="fincrm-prepare-ahead", daemon=True)
+        self.thread.start()
+
+    def __contains__(self, entity: str) -> bool:
+        return entity in self.done
+
+    def _run(self) -> None:
+        for position, (load, table) in enumerate(self.files):
+            future = self.done[load.entity]
+            spool = Spool()
+            try:
+                for prepared in _in_order(self.pool, load.entity, _chunks(table)):
+                    if self.stopping.is_set():
+                        raise _Stopped
+                    load.take(prepared, spool)
+            except BaseException as error:  # handed to the caller's thread, raised there
+                spool.close()
+                future.set_exception(error)
+                for later, _table in self.files[position + 1 :]:
+                    self.done[later.entity].set_exception(_Stopped())
+                return
+            future.set_result(spool)
+
+    def stage(self, load: Load) -> None:
+        """Wait for ``load``'s file, then stage it (readers.FileRejected if the file was refused)."""
+        spool = self.done[load.entity].result()
+        try:
+            load.stage.create()
+            spool.into(load.stage)
+            load.stage.index()
+        finally:
+            spool.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.pool.terminate()
+        self.pool.join()
+        self.thread.join()
+        for future in self.done.values():
+            if future.done() and future.exception() is None:
+                future.result().close()
+
+
+class _Stopped(Exception):
+    """The caller stopped before this file's turn."""
 
 
 # ---------------------------------------------------------------- the core
@@ -269,6 +383,15 @@ class Load:
         if room > 0:
             self.issues.extend(issues[:room])
 
+    def context(self, table: Any) -> Context:
+        """What preparing ``table``'s rows needs (readers.FileRejected if the mapping does not fit)."""
+        problems = mapping_problems(self.entity, self.mapping, table.header)
+        if problems:
+            from fincrm.integration import readers
+
+            raise readers.FileRejected("mapping", " ".join(problems))
+        return _context(self.actor, self.entity, self.mapping, list(table.header), self.deletes)
+
     def stage_rows(
         self,
         table: Any,
@@ -277,27 +400,27 @@ class Load:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Read, prepare and stage every row (file-level problems raise readers.FileRejected)."""
-        problems = mapping_problems(self.entity, self.mapping, table.header)
-        if problems:
-            from fincrm.integration import readers
-
-            raise readers.FileRejected("mapping", " ".join(problems))
-        context = _context(self.actor, self.entity, self.mapping, list(table.header), self.deletes)
+        context = self.context(table)
         self.stage.create()
         with _prepared(context, table, parallel=parallel) as chunks:
             for prepared in chunks:
-                if prepared.copy_rows:
-                    self.stage.copy(prepared.copy_rows)
-                    self.stage.copy(prepared.copy_terms, terms=True)
-                else:
-                    self.stage.write(prepared.rows)
-                    self.stage.write(prepared.terms, terms=True)
-                self.rows += (prepared.staged or len(prepared.rows)) + len(prepared.invalid_rows)
-                self.invalid_rows.update(prepared.invalid_rows)
-                self._keep(prepared.issues)
+                self.take(prepared, self.stage)
                 if progress is not None:
                     progress(self.rows)
         self.stage.index()
+
+    def take(self, prepared: Prepared, sink: Stage | Spool) -> None:
+        """Write one prepared chunk to ``sink`` and count its rows and issues."""
+        if prepared.copy_rows:
+            sink.copy(prepared.copy_rows)
+            sink.copy(prepared.copy_terms, terms=True)
+        else:
+            assert isinstance(sink, Stage)
+            sink.write(prepared.rows)
+            sink.write(prepared.terms, terms=True)
+        self.rows += (prepared.staged or len(prepared.rows)) + len(prepared.invalid_rows)
+        self.invalid_rows.update(prepared.invalid_rows)
+        self._keep(prepared.issues)
 
     def check(self) -> None:
         checker = CHECKERS[self.entity](

@@ -233,8 +233,9 @@ class Checker:
         return int(self.stage.fetch("SELECT COUNT(*) FROM {s} WHERE action = %s", [action])[0][0])
 
     def reseal(self, model: type[Any], table: str, columns: list[str]) -> None:
-        """Encrypted values of updated rows were sealed for the staged row id: seal them again for
-        the matched record's row id (its associated data), only where the value changed."""
+        """Encrypted values of updated rows sealed for another row id than the matched record's
+        (a new one, staged): seal them again for the record's (their associated data), only where
+        the value changed."""
         for column in columns:
             if column not in self.mapping and column != "account_number":
                 continue
@@ -243,7 +244,8 @@ class Checker:
             rows = self.stage.fetch(
                 f"SELECT s.row_number, s.row_uid, s.{column}, t.row_uid FROM {{s}} s JOIN {table} t ON t.id "
                 "= s.target_id "
-                f"WHERE s.action = 'update' AND s.{column} IS NOT NULL AND s.changed LIKE %s",
+                f"WHERE s.action = 'update' AND s.{column} IS NOT NULL AND s.changed LIKE %s "
+                f"AND NOT ({same('s.row_uid', 't.row_uid')})",
                 [f"%{column},%"],
             )
             resealed = [

@@ -67,6 +67,9 @@ class Context:
     aml_review_months: dict[str, int] = field(default_factory=dict)
     risk_validity_months: int = 12
     store_full_card_numbers: bool = False
+    # customer number -> row id of a customer that exists (feeds): its values are sealed for its own
+    # row at once, so the merge need not seal them again (loading.Checker.reseal)
+    row_uids: dict[str, str] = field(default_factory=dict)
     copy_text: bool = False  # the rows go to PostgreSQL's COPY: a row may be written as COPY text at once
 
     def __post_init__(self) -> None:
@@ -391,7 +394,7 @@ class Preparer:
         team = self._reference(row_number, "covering_team", context.teams, values, issues)
         if issues:
             return
-        uid = self.uids()
+        uid = context.row_uids.get(values.get("customer_number") or "") or self.uids()
         seal = self.sealer.seal
         table = "customers_customer"
         id_number = values.get("id_number")

@@ -102,6 +102,7 @@ class Stage:
         self.entity = entity
         self.columns = STAGES[entity]
         self.terms = f"{self.name}_terms"
+        self.created = False
 
     def _create(self, name: str, columns: Columns) -> None:
         unlogged = "UNLOGGED " if is_postgresql() else ""
@@ -111,6 +112,7 @@ class Stage:
             cursor.execute(f"CREATE {unlogged}TABLE {q(name)} ({body})")
 
     def create(self) -> None:
+        self.created = True
         if is_postgresql():  # held while the stage lives (or the session does): see stage_tables_drop
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [self.name])
@@ -134,8 +136,9 @@ class Stage:
                     [tuple(map(_sqlite_value, row, uuids)) for row in rows],
                 )
 
-    def copy(self, data: bytes, *, terms: bool = False) -> None:
-        """Rows already in COPY text format (PostgreSQL; made by worker processes)."""
+    def copy(self, data: bytes | Iterable[bytes], *, terms: bool = False) -> None:
+        """Rows already in COPY text format (PostgreSQL; made by worker processes), in one block
+        or several (one COPY)."""
         if not data:
             return
         name, columns = (self.terms, TERM_STAGE) if terms else (self.name, self.columns)
@@ -144,7 +147,8 @@ class Stage:
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {q(name)} ({names}) FROM STDIN") as copy,
         ):
-            copy.write(data)
+            for block in (data,) if isinstance(data, bytes) else data:
+                copy.write(block)
 
     def update_column(self, column: str, values: Sequence[tuple[int, Any]]) -> None:
         """Set ``column`` of the rows numbered in ``values`` ((row number, value) pairs) with one
@@ -183,7 +187,8 @@ class Stage:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {q(self.name)}")
             cursor.execute(f"DROP TABLE IF EXISTS {q(self.terms)}")
-            if is_postgresql():
+            if is_postgresql() and self.created:  # the lock create() took (none if it never ran)
+                self.created = False
                 cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [self.name])
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> int:

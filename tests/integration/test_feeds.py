@@ -5,10 +5,12 @@ and a SIGKILL mid-feed on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -28,6 +30,7 @@ from fincrm.customers.models import Customer, Relationship
 from fincrm.integration import feeds
 from fincrm.integration.feed_writer import FeedWriter
 from fincrm.integration.models import FeedRun
+from fincrm.integration.staging import stage_tables
 from fincrm.org.models import OrgUnit
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import Forbidden
@@ -137,43 +140,63 @@ def test_a_feed_applies_its_files_in_dependency_order(world: World, tmp_path: Pa
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
-def test_worker_processes_prepare_a_feed_inside_the_callers_transaction(
+def test_worker_processes_prepare_a_feed_ahead_inside_the_callers_transaction(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The test runs inside a transaction, like a feed applied in an outer atomic block: workers are
-    forked while it is open and must leave the parent's session alone (same backend, same
-    transaction, the stage's advisory lock still held while they work)."""
+    """The test runs inside a transaction, like a feed applied in an outer atomic block. Large files
+    are prepared ahead by a thread feeding forked workers: the thread never opens a connection of
+    its own (it would not see the open transaction), the workers leave the parent's session alone
+    (same backend, same transaction), and each stage's advisory lock is held while it is merged.
+    Files naming products of the same feed wait for them and are prepared at their turn."""
     from fincrm.integration import importer
 
     monkeypatch.setattr(feeds, "PARALLEL_FROM_ROWS", 0)  # every file goes to the workers
     monkeypatch.setattr(importer, "CHUNK_ROWS", 1)  # several chunks in flight
-    forks: list[bool] = []
+    prepared: list[tuple[str, str, bool]] = []  # (entity, thread, connected)
     locked: list[bool] = []
-    in_order = importer._in_order
+    stages: list[str] = []
+    in_order, check = importer._in_order, importer.Load.check
 
-    def watched(pool: Any, chunks: Any, *, ahead: int) -> Any:
-        forks.append(True)
-        for prepared in in_order(pool, chunks, ahead=ahead):
-            with connection.cursor() as cursor:  # a stage's lock, held by this session
-                cursor.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-                )
-                locked.append(cursor.fetchone()[0] > 0)
-            yield prepared
+    def watched(pool: Any, entity: str, chunks: Any) -> Any:
+        for chunk in in_order(pool, entity, chunks):
+            prepared.append((entity, threading.current_thread().name, connection.connection is not None))
+            yield chunk
+
+    def checked(load: Any) -> None:
+        with connection.cursor() as cursor:  # the stage's lock, held by this session
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+                "AND objid::int = hashtext(%s)",
+                [load.stage.name],
+            )
+            locked.append(cursor.fetchone()[0] == 1)
+        stages.append(load.stage.name)
+        check(load)
 
     monkeypatch.setattr(importer, "_in_order", watched)
+    monkeypatch.setattr(importer.Load, "check", checked)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid(), txid_current()")
         session = cursor.fetchone()
     folder = write_feed(tmp_path, 1, FULL)
     outcome = apply(folder)
     assert outcome.status == feeds.APPLIED, outcome.message
-    assert len(forks) == len(FULL)
-    assert locked
-    assert all(locked)
+    ahead = {entity for entity, thread, _connected in prepared if thread == "fincrm-prepare-ahead"}
+    assert ahead == {"products", "customers", "transactions"}
+    at_their_turn = {entity for entity, thread, _connected in prepared if thread != "fincrm-prepare-ahead"}
+    assert at_their_turn == {"accounts", "holdings"}
+    assert not any(connected for _entity, thread, connected in prepared if thread == "fincrm-prepare-ahead")
+    assert locked == [True] * len(FULL)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid(), txid_current()")
         assert cursor.fetchone() == session  # the same session, still in the test's transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND objid::int IN (SELECT hashtext(name) FROM unnest(%s::text[]) AS name)",
+            [stages],
+        )
+        assert cursor.fetchone()[0] == 0  # every stage's lock released with its stage
+    assert not [thread for thread in threading.enumerate() if thread.name == "fincrm-prepare-ahead"]
     account = Account.objects.get(customer__customer_number="FEED-1")
     booked = Transaction.objects.filter(account=account).order_by("source_ref")
     assert [(t.source_ref, t.amount) for t in booked] == [
@@ -181,6 +204,60 @@ def test_worker_processes_prepare_a_feed_inside_the_callers_transaction(
         ("J-2", Decimal("20.00")),
     ]
     assert account.account_number == "1001200030004"  # decrypts: sealed by a worker for its row
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
+@pytest.mark.parametrize("broken", ["customers", "transactions"])
+def test_a_file_refused_while_prepared_ahead_writes_nothing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    """A file the thread cannot read (a row with a column too many) fails the feed at that file's
+    turn, after the files before it merged: all of it is rolled back, and no thread, worker, stage
+    or lock outlives the feed."""
+    monkeypatch.setattr(feeds, "PARALLEL_FROM_ROWS", 0)
+    files = dict(FULL)
+    header, rows = files[broken]
+    files[broken] = (header, [*rows, [*rows[0][:1], "X-9", *rows[0][2:], "extra"]])
+    folder = write_feed(tmp_path, 1, files)
+    before = data_fingerprint()
+    outcome = apply(folder)
+    assert outcome.status == feeds.FAILED
+    assert f"{broken}.csv" in outcome.message
+    assert data_fingerprint() == before
+    assert not [thread for thread in threading.enumerate() if thread.name == "fincrm-prepare-ahead"]
+    assert not multiprocessing.active_children()
+    assert not stage_tables()
+    # No stage's lock is left; the feed's transaction-scoped ones went with its rolled-back block.
+    # One remains: the system's, taken again to record the failure (until the test's transaction ends).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
+def test_a_failed_merge_stops_the_files_prepared_ahead(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The customers fail their checks (an unknown parent company) while the transactions are still
+    being prepared, a row per chunk: the feed fails, writes nothing, and stops the preparation."""
+    from fincrm.integration import importer
+
+    monkeypatch.setattr(feeds, "PARALLEL_FROM_ROWS", 0)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
+    files = dict(FULL)
+    header, rows = CUSTOMERS
+    files["customers"] = ([*header, "parent_company"], [[*rows[0], "NOPE-1"]])
+    header, rows = TRANSACTIONS
+    files["transactions"] = (header, [[row[0], f"J-{n}", *row[2:]] for n in range(400) for row in rows[:1]])
+    folder = write_feed(tmp_path, 1, files)
+    before = data_fingerprint()
+    outcome = apply(folder)
+    assert outcome.status == feeds.FAILED
+    assert "parent company" in outcome.message or "NOPE-1" in outcome.message
+    assert data_fingerprint() == before
+    assert not [thread for thread in threading.enumerate() if thread.name == "fincrm-prepare-ahead"]
+    assert not multiprocessing.active_children()
+    assert not stage_tables()
 
 
 def test_a_feed_inside_an_outer_block_writes_its_record_events_with_the_outer_commit(
@@ -372,6 +449,51 @@ def test_a_file_may_carry_only_some_fields(world: World, tmp_path: Path) -> None
     assert customer.name == "张三"
     assert customer.mobile == "+8613800138000"
     assert outcome.counts["customers"]["updated"] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes prepare rows on PostgreSQL")
+@pytest.mark.parametrize("known", [True, False])
+def test_an_updated_customer_prepared_ahead_is_sealed_for_its_own_row(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    """Prepared ahead, an existing customer's new values are sealed for its own row at once and the
+    merge seals nothing again; when the row id is not known up front (``known`` False) the merge
+    seals them again. Either way they decrypt, and a new customer gets a new row id."""
+    from fincrm.integration import importer, loading
+
+    monkeypatch.setattr(feeds, "PARALLEL_FROM_ROWS", 0)
+    if not known:
+        monkeypatch.setattr(feeds, "KNOWN_ROW_UIDS_UP_TO", 0)
+    resealed: list[int] = []
+    reseal = loading.Checker.reseal
+
+    def counted(checker: Any, model: Any, table: str, columns: list[str]) -> None:
+        update_column = checker.stage.update_column
+        checker.stage.update_column = lambda column, values: (
+            resealed.append(len(values)),
+            update_column(column, values),
+        )
+        reseal(checker, model, table, columns)
+
+    monkeypatch.setattr(loading.Checker, "reseal", counted)
+    before = Customer.objects.get(customer_number="W-A")
+    header = ["op", "customer_number", "kind", "name", "org_unit", "mobile", "address"]
+    rows = [
+        ["U", "W-A", "individual", "张三", "SB-A1", "13912345678", "北京市海淀区中关村大街 1 号"],
+        ["U", "FEED-9", "individual", "李四", "SB-A1", "13987654321", "上海市浦东新区世纪大道 2 号"],
+    ]
+    outcome = apply(write_feed(tmp_path, 1, {"customers": (header, rows)}))
+    assert outcome.status == feeds.APPLIED, outcome.message
+    assert outcome.counts["customers"]["updated"] == 1
+    updated = Customer.objects.get(customer_number="W-A")
+    assert updated.row_uid == before.row_uid
+    assert (updated.mobile, updated.address) == ("+8613912345678", "北京市海淀区中关村大街 1 号")
+    assert updated.name == "张三"
+    created = Customer.objects.get(customer_number="FEED-9")
+    assert created.row_uid != before.row_uid
+    assert created.mobile == "+8613987654321"
+    assert sum(resealed) == (0 if known else 2)  # mobile and address of W-A
+    assert importer.known_customer_row_uids(["W-A", "NOPE"]) == {"W-A": str(before.row_uid)}
 
 
 @pytest.mark.parametrize(
