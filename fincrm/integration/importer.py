@@ -13,6 +13,7 @@ changes nothing (keys are matched on customer numbers and blind indexes, never c
 
 from __future__ import annotations
 
+import array
 import collections
 import concurrent.futures
 import functools
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,6 +39,7 @@ from django.utils.translation import gettext as _
 from fincrm.audit.services import audit_record, audit_record_many, audit_record_stream
 from fincrm.customers.models import AmlRiskRating
 from fincrm.customers.services.profile import aml_review_months
+from fincrm.integration import readers
 from fincrm.integration.entities import ENTITIES
 from fincrm.integration.loading import CHECKERS, Merged, RecordSource
 from fincrm.integration.models import ImportBatch, ImportIssue
@@ -203,8 +205,51 @@ def _worker_init(contexts: dict[str, Context]) -> None:
     _worker_preparers.update({entity: Preparer(context) for entity, context in contexts.items()})
 
 
-def _worker_prepare(entity: str, rows: list[tuple[int, list[object]]]) -> Prepared:
-    return _worker_preparers[entity].prepare(rows).as_copy_text()
+def _worker_prepare(entity: str, rows: list[tuple[int, list[object]]] | PackedRows) -> Prepared:
+    return (
+        _worker_preparers[entity]
+        .prepare(rows.unpack() if isinstance(rows, PackedRows) else rows)
+        .as_copy_text()
+    )
+
+
+@dataclass
+class PackedRows:
+    """CSV rows on their way to a worker: their cells in one string, joined with NUL (no CSV cell
+    holds one: the reader refuses binary data). Pickled, that is a few objects a chunk instead of
+    a list and a string per cell (2 million transactions: ~5 s less CPU)."""
+
+    numbers: bytes  # array("q") of row numbers
+    widths: bytes  # array("I") of cells per row
+    text: str
+
+    def unpack(self) -> list[tuple[int, list[object]]]:
+        numbers, widths = array.array("q"), array.array("I")
+        numbers.frombytes(self.numbers)
+        widths.frombytes(self.widths)
+        cells: list[object] = list(self.text.split("\x00"))
+        rows, at = [], 0
+        for number, width in zip(numbers, widths, strict=True):
+            rows.append((number, cells[at : at + width]))
+            at += width
+        return rows
+
+
+def _worker_chunks(table: Any) -> Iterator[list[tuple[int, list[object]]] | PackedRows]:
+    """Chunks of ``table`` for the workers: a CSV's packed (PackedRows), others' as they are."""
+    if not isinstance(table, readers.CsvTable):
+        yield from _chunks(table)
+        return
+    numbers, widths, cells = array.array("q"), array.array("I"), []
+    for number, row in table.rows():
+        numbers.append(number)
+        widths.append(len(row))
+        cells.extend(row)
+        if len(numbers) >= CHUNK_ROWS:
+            yield PackedRows(numbers.tobytes(), widths.tobytes(), "\x00".join(cast("list[str]", cells)))
+            numbers, widths, cells = array.array("q"), array.array("I"), []
+    if numbers:
+        yield PackedRows(numbers.tobytes(), widths.tobytes(), "\x00".join(cast("list[str]", cells)))
 
 
 def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
@@ -241,13 +286,15 @@ def _prepared(context: Context, table: Any, *, parallel: bool) -> Iterator[Itera
         return
     pool = _pool({context.entity: context})
     try:
-        yield _in_order(pool, context.entity, _chunks(table))
+        yield _in_order(pool, context.entity, _worker_chunks(table))
     finally:
         pool.terminate()
         pool.join()
 
 
-def _in_order(pool: Any, entity: str, chunks: Iterator[list[tuple[int, list[object]]]]) -> Iterator[Prepared]:
+def _in_order(
+    pool: Any, entity: str, chunks: Iterator[list[tuple[int, list[object]]] | PackedRows]
+) -> Iterator[Prepared]:
     """The prepared chunks in file order, with at most two chunks per worker read and not yet
     written: ``Pool.imap`` would read the whole file into memory as fast as it can."""
     ahead = 2 * _workers()
@@ -314,7 +361,7 @@ class PreparedAhead:
             future = self.done[load.entity]
             spool = Spool()
             try:
-                for prepared in _in_order(self.pool, load.entity, _chunks(table)):
+                for prepared in _in_order(self.pool, load.entity, _worker_chunks(table)):
                     if self.stopping.is_set():
                         raise _Stopped
                     load.take(prepared, spool)
@@ -387,8 +434,6 @@ class Load:
         """What preparing ``table``'s rows needs (readers.FileRejected if the mapping does not fit)."""
         problems = mapping_problems(self.entity, self.mapping, table.header)
         if problems:
-            from fincrm.integration import readers
-
             raise readers.FileRejected("mapping", " ".join(problems))
         return _context(self.actor, self.entity, self.mapping, list(table.header), self.deletes)
 
@@ -627,7 +672,7 @@ def import_run(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportOutcome:
     """Run ``batch`` (see the module docstring); the batch row records status, counts and issues."""
-    from fincrm.integration import readers, uploads
+    from fincrm.integration import uploads
 
     _require(actor, batch.entity)
     started = time.perf_counter()
