@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import array
 import collections
-import concurrent.futures
 import functools
 import itertools
 import logging
 import multiprocessing
+import os
 import tempfile
 import threading
 import time
@@ -309,23 +309,60 @@ def _in_order(
 
 class Spool:
     """A file's prepared rows as COPY text, waiting in unnamed temporary files (no name on disk,
-    gone when closed; the values in them are as sealed as in a stage) until its stage is made."""
+    gone when closed; the values in them are as sealed as in a stage) until their stage is made.
+    One thread writes, another may copy the rows out while they are being written (``into``)."""
 
     BLOCK = 4 << 20
 
     def __init__(self) -> None:
         self.rows = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self.terms = tempfile.TemporaryFile()  # noqa: SIM115
+        self.changed = threading.Condition()
+        self.written = 0  # bytes of rows the reader may read
+        self.finished = False
+        self.error: BaseException | None = None
 
     def copy(self, data: bytes, *, terms: bool = False) -> None:
-        (self.terms if terms else self.rows).write(data)
+        if terms:
+            self.terms.write(data)
+            return
+        self.rows.write(data)
+        self.rows.flush()  # the reader reads the file, not this object's buffer
+        with self.changed:
+            self.written += len(data)
+            self.changed.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The writer is done (or failed: the reader raises ``error``)."""
+        if not self.terms.closed:
+            self.terms.flush()
+        with self.changed:
+            self.finished, self.error = True, error
+            self.changed.notify_all()
+
+    def _rows_as_written(self) -> Iterator[bytes]:
+        offset = 0
+        while True:
+            with self.changed:
+                while offset == self.written and not self.finished:
+                    self.changed.wait()
+                written, finished, error = self.written, self.finished, self.error
+            if error is not None:
+                raise error
+            while offset < written:
+                block = os.pread(self.rows.fileno(), min(self.BLOCK, written - offset), offset)
+                offset += len(block)
+                yield block
+            if finished:
+                return
 
     def into(self, stage: Stage) -> None:
-        for spooled, terms in ((self.rows, False), (self.terms, True)):
-            if not spooled.tell():  # nothing written (only customers have terms)
-                continue
-            spooled.seek(0)
-            stage.copy(iter(functools.partial(spooled.read, self.BLOCK), b""), terms=terms)
+        """Copy the rows into ``stage`` as they are written, then the terms (the writer's error,
+        if it fails meanwhile, is raised here and the COPY abandoned)."""
+        stage.copy(self._rows_as_written())
+        if self.terms.tell():  # only customers have terms
+            self.terms.seek(0)
+            stage.copy(iter(functools.partial(self.terms.read, self.BLOCK), b""), terms=True)
 
     def close(self) -> None:
         self.rows.close()
@@ -336,46 +373,43 @@ class PreparedAhead:
     """Large files of one feed prepared in order while the caller merges the files before them.
 
     A thread reads each file and feeds one pool of worker processes (forked here, by the caller's
-    thread); the prepared rows wait in a Spool. The caller, at a file's turn, ``stage``s it: waits
-    for its spool and copies it into the stage, then checks and merges it while the thread prepares
-    the next file. The preparation (CPU in the workers) thus overlaps the merge (work in the
-    database). Only the caller's thread touches the database: the contexts are read here first."""
+    thread); the prepared rows go to a Spool. The caller, at a file's turn, ``stage``s it: copies
+    its spool into the stage as the rows come (the rest of the file is still being prepared), then
+    checks and merges it while the thread prepares the next file. The preparation (CPU in the
+    workers) thus overlaps the merge and the COPY (work in the database). Only the caller's thread
+    touches the database: the contexts are read before."""
 
     def __init__(self, files: Sequence[tuple[Load, Any, Context]]) -> None:
         """``files``: each file's Load, rows (a readers.Table) and Load.context, in merge order."""
         self.files = [(load, table) for load, table, _context in files]
         contexts = {load.entity: context for load, _table, context in files}
-        self.done: dict[str, concurrent.futures.Future[Spool]] = {
-            load.entity: concurrent.futures.Future() for load, _table in self.files
-        }
+        self.spools = {load.entity: Spool() for load, _table in self.files}
         self.stopping = threading.Event()
         self.pool = _pool(contexts)
         self.thread = threading.Thread(target=self._run, name="fincrm-prepare-ahead", daemon=True)
         self.thread.start()
 
     def __contains__(self, entity: str) -> bool:
-        return entity in self.done
+        return entity in self.spools
 
     def _run(self) -> None:
         for position, (load, table) in enumerate(self.files):
-            future = self.done[load.entity]
-            spool = Spool()
+            spool = self.spools[load.entity]
             try:
                 for prepared in _in_order(self.pool, load.entity, _worker_chunks(table)):
                     if self.stopping.is_set():
                         raise _Stopped
                     load.take(prepared, spool)
             except BaseException as error:  # handed to the caller's thread, raised there
-                spool.close()
-                future.set_exception(error)
+                spool.finish(error)
                 for later, _table in self.files[position + 1 :]:
-                    self.done[later.entity].set_exception(_Stopped())
+                    self.spools[later.entity].finish(_Stopped())
                 return
-            future.set_result(spool)
+            spool.finish()
 
     def stage(self, load: Load) -> None:
-        """Wait for ``load``'s file, then stage it (readers.FileRejected if the file was refused)."""
-        spool = self.done[load.entity].result()
+        """Stage ``load``'s file as it is prepared (readers.FileRejected if the file was refused)."""
+        spool = self.spools[load.entity]
         try:
             load.stage.create()
             spool.into(load.stage)
@@ -384,13 +418,14 @@ class PreparedAhead:
             spool.close()
 
     def close(self) -> None:
+        # The thread first: it stops at its next chunk. A result the pool never sends (its workers
+        # terminated) would keep it waiting for ever.
         self.stopping.set()
+        self.thread.join()
         self.pool.terminate()
         self.pool.join()
-        self.thread.join()
-        for future in self.done.values():
-            if future.done() and future.exception() is None:
-                future.result().close()
+        for spool in self.spools.values():
+            spool.close()
 
 
 class _Stopped(Exception):
