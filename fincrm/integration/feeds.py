@@ -450,11 +450,16 @@ def _require(actor: Actor, manifest: Manifest) -> None:
             require_permission(actor, permission)
 
 
+def _csv(stream: IO[bytes]) -> Any:
+    """A feed file's rows (UTF-8 CSV, comma): readers.FileRejected if it cannot be read as such."""
+    return readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
+
+
 def _table(source: FeedSource, spec: FeedFile, files: ExitStack) -> Any | None:
     """The file's rows, open until ``files`` closes; None for an empty file the manifest says is empty."""
     stream = files.enter_context(source.open(spec.name))
     try:
-        table = readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
+        table = _csv(stream)
     except readers.FileRejected as rejected:
         if rejected.code == "empty" and spec.rows == 0:
             return None
@@ -493,7 +498,7 @@ def _customer_numbers(source: FeedSource, spec: FeedFile) -> list[str]:
     is wrong with the file is reported by the real read)."""
     try:
         with source.open(spec.name) as stream:
-            table = readers.open_table(cast(BinaryIO, stream), readers.ReadOptions("csv"))
+            table = _csv(stream)
             try:
                 position = list(table.header).index("customer_number")
                 return [str(cells[position]) for _row, cells in table.rows() if len(cells) > position]

@@ -223,6 +223,13 @@ class PackedRows:
     widths: bytes  # array("I") of cells per row
     text: str
 
+    @classmethod
+    def of(cls, rows: list[tuple[int, list[object]]]) -> PackedRows:
+        numbers = array.array("q", [number for number, _cells in rows])
+        widths = array.array("I", [len(cells) for _number, cells in rows])
+        text = "\x00".join(cast("list[str]", [cell for _number, cells in rows for cell in cells]))
+        return cls(numbers.tobytes(), widths.tobytes(), text)
+
     def unpack(self) -> list[tuple[int, list[object]]]:
         numbers, widths = array.array("q"), array.array("I")
         numbers.frombytes(self.numbers)
@@ -236,20 +243,11 @@ class PackedRows:
 
 
 def _worker_chunks(table: Any) -> Iterator[list[tuple[int, list[object]]] | PackedRows]:
-    """Chunks of ``table`` for the workers: a CSV's packed (PackedRows), others' as they are."""
-    if not isinstance(table, readers.CsvTable):
-        yield from _chunks(table)
-        return
-    numbers, widths, cells = array.array("q"), array.array("I"), []
-    for number, row in table.rows():
-        numbers.append(number)
-        widths.append(len(row))
-        cells.extend(row)
-        if len(numbers) >= CHUNK_ROWS:
-            yield PackedRows(numbers.tobytes(), widths.tobytes(), "\x00".join(cast("list[str]", cells)))
-            numbers, widths, cells = array.array("q"), array.array("I"), []
-    if numbers:
-        yield PackedRows(numbers.tobytes(), widths.tobytes(), "\x00".join(cast("list[str]", cells)))
+    """Chunks of ``table`` for the workers: a CSV's packed (its cells are text), others' as they are."""
+    chunks = _chunks(table)
+    if isinstance(table, readers.CsvTable):
+        return map(PackedRows.of, chunks)
+    return chunks
 
 
 def _chunks(table: Any) -> Iterator[list[tuple[int, list[object]]]]:
