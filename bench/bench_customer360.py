@@ -55,6 +55,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from machine import conditions  # noqa: E402
 
 from fincrm.customers.models import Customer  # noqa: E402
 from fincrm.customers.search_terms import name_syllables  # noqa: E402
@@ -76,10 +77,6 @@ CSRF = "b" * 32  # the bench's own CSRF cookie and header (a session POST needs 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
-
-
-def load_average() -> str:
-    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 # ---------------------------------------------------------------- who signs in
@@ -317,7 +314,7 @@ def main() -> None:
     own = samples(rng, low, high, options.requests, manager=manager)
     inputs = search_inputs(rng, anyone, options.requests)
     port = free_port()
-    print(f"database {name}: {high - low:,} synthetic customers; load average {load_average()}")
+    print(f"database {name}: {high - low:,} synthetic customers; {conditions()}")
     server = start_gunicorn(port)
     try:
         api_ops = Http(port, bearer)
@@ -396,7 +393,7 @@ def main() -> None:
             options.seconds,
         )
         show("bare Django view, one indexed query", times, "", f"{rate:,.0f} req/s")
-        print(f"\nload average at the end {load_average()}")
+        print(f"\nat the end: {conditions()}")
     finally:
         server.terminate()
         server.wait(timeout=30)

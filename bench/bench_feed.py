@@ -45,6 +45,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.db import transaction as django_transaction  # noqa: E402
 from django.db.models import Max  # noqa: E402
+from machine import conditions  # noqa: E402
 
 from fincrm.integration import feeds  # noqa: E402
 from fincrm.integration.feed_writer import synth_bank_size  # noqa: E402
@@ -56,11 +57,6 @@ TARGET_SECONDS = 60.0
 
 class RolledBack(Exception):
     """Raised to leave the outer transaction: the bench undoes the feed it applied."""
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def main() -> int:
@@ -88,7 +84,7 @@ def main() -> int:
     if bank == 0:
         print("no synthetic bank in the database: run `fincrm synth --customers 1000000 --database` first")
         return 2
-    print(f"database {name}: synthetic bank of {bank:,} customers; {load()}")
+    print(f"database {name}: synthetic bank of {bank:,} customers; {conditions()}")
 
     last = FeedRun.objects.filter(system=options.system, status="applied").aggregate(last=Max("sequence"))[
         "last"
@@ -138,7 +134,7 @@ def main() -> int:
         f"{rows:,} rows, {rows / elapsed:,.0f} rows/s; peak RSS {peak_mib:,.0f} MiB; "
         f"{'committed' if options.commit else 'deferred checks run, then rolled back'}"
     )
-    print(load())
+    print(conditions())
     if not options.dir:
         shutil.rmtree(parent, ignore_errors=True)
     return 0 if outcome.status == "applied" else 1

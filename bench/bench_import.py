@@ -47,16 +47,12 @@ import import_files  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from import_files import ChildRun, run_child  # noqa: E402
+from machine import conditions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FINCRM = str(ROOT / ".venv" / "bin" / "fincrm")
 CUSTOMER_PREFIX = "IM"
 TRANSACTION_PREFIX = "IMT"
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
 def say(line: str) -> None:
@@ -322,7 +318,7 @@ def main() -> None:
             f"run on a PostgreSQL database whose name contains 'bench' (this is {connection.vendor} {name})"
         )
     say(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    say(f"database: {name}; load average before: {load()}")
+    say(f"database: {name}; before: {conditions()}")
     if not options.no_migrate:
         subprocess.run([FINCRM, "migrate", "-v0"], check=True)  # noqa: S603 - our own command
     options.work.mkdir(parents=True, exist_ok=True)
@@ -332,7 +328,7 @@ def main() -> None:
         ok &= bench_customers(options, options.work, keys)
     if options.transactions:
         ok &= bench_transactions(options, options.work, keys)
-    say(f"\nload average after: {load()}")
+    say(f"\nafter: {conditions()}")
     sys.exit(0 if ok else 1)
 
 
