@@ -11,7 +11,10 @@ response, plus its SQL round trips) and prints, per case, the process CPU time p
 * ``token-360``: GET /api/v1/customers/{id}/360, institution-scope user (``sy_ops_hq``), API token;
 * ``session-360``: the same as an account manager (``sy_am00001``, own customers), session cookie;
 * ``token-me`` / ``token-detail``: GET /api/v1/me and GET /api/v1/customers/{id}, token: the fixed
-  cost of any API request.
+  cost of any API request;
+* ``token-search``: POST /api/v1/customers/search, the inputs of bench_customer360.py's searches in
+  turn (surname, initials, fragment, mobile, ID number, account number), institution scope;
+* ``token-list``: GET /api/v1/customers with the mixed load's two filters and sort.
 
 Individual customers only. For instruction counts (steady on a shared machine), run it under
 callgrind with ``--callgrind PREFIX``: each case's measured calls then run inside
@@ -37,6 +40,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,7 +59,7 @@ from fincrm.users.middleware import BACKGROUND_HEADER  # noqa: E402
 from fincrm.users.models import User  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_customer360 import api_token, session_cookie  # noqa: E402
+from bench_customer360 import LIST_PATHS, api_token, search_inputs, session_cookie  # noqa: E402
 
 
 def measured(work: Callable[[], None], callgrind: str, dumps: list[int]) -> int | None:
@@ -75,7 +79,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--customers", type=int, default=50, help="distinct customers, cycled")
-    parser.add_argument("--case", action="append", help="token-360, session-360, token-me, token-detail")
+    parser.add_argument(
+        "--case",
+        action="append",
+        help="token-360, session-360, token-me, token-detail, token-search, token-list",
+    )
     parser.add_argument("--callgrind", default="", metavar="PREFIX", help="callgrind's out-file prefix")
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args()
@@ -101,23 +109,35 @@ def main() -> None:
         **{f"HTTP_{BACKGROUND_HEADER.upper().replace('-', '_')}": "1"},
         **host,
     )
-    cases: dict[str, tuple[Client, list[str]]] = {
+    # One input of each kind in turn.
+    inputs = search_inputs(rng, list(Customer.objects.filter(pk__in=anyone)), 50).values()
+    texts = [text for each_kind in zip(*inputs, strict=False) for text in each_kind]
+    gets = {
         "token-360": (bearer, [f"/api/v1/customers/{pk}/360" for pk in anyone]),
         "session-360": (session, [f"/api/v1/customers/{pk}/360" for pk in own]),
         "token-me": (bearer, ["/api/v1/me"]),
         "token-detail": (bearer, [f"/api/v1/customers/{pk}" for pk in anyone]),
+        "token-list": (bearer, LIST_PATHS),
     }
+    cases: dict[str, tuple[Client, list[tuple[str, dict[str, str] | None]]]] = {
+        case: (client, [(path, None) for path in paths]) for case, (client, paths) in gets.items()
+    }
+    cases["token-search"] = (bearer, [("/api/v1/customers/search", {"q": text}) for text in texts])
     chosen = options.case or list(cases)
     print(f"database {name}; {options.requests} requests per case after {options.warmup} (CPU per request)")
     dumps = [0]
     for case in chosen:
         client, paths = cases[case]
 
-        def run(count: int, client: Client = client, paths: list[str] = paths) -> None:
+        def run(count: int, client: Client = client, calls: list[tuple[str, Any]] = paths) -> None:
             for index in range(count):
-                response = client.get(paths[index % len(paths)])
+                path, body = calls[index % len(calls)]
+                if body is None:
+                    response = client.get(path)
+                else:
+                    response = client.post(path, body, content_type="application/json")
                 if response.status_code != 200:
-                    raise RuntimeError(f"{paths[index % len(paths)]}: {response.status_code}")
+                    raise RuntimeError(f"{path}: {response.status_code}")
 
         run(options.warmup)
         gc.collect()  # the same heap at the start of every measurement
