@@ -19,9 +19,10 @@ from django.db.models import QuerySet
 from django.utils.translation import get_language
 
 from fincrm.customers.filtersets import COLUMNS, CustomerFilterSet
-from fincrm.customers.models import Customer, CustomerTag, SavedView, Tag
+from fincrm.customers.models import Customer, SavedView, Tag
 from fincrm.customers.personal_data import FIELD_MASKS, masked_field
 from fincrm.customers.selectors import customer_queryset, scope_candidates
+from fincrm.customers.selectors.tags import badge_class, tags_for
 from fincrm.integration.models import ExportRequest
 from fincrm.platform.actor import Actor
 from fincrm.platform.choices import choice_labels
@@ -111,33 +112,6 @@ def page_count(page: Page, cursor: str | None) -> Count | None:
     return Count.of(len(page.items), int(settings.FINCRM_LIST_COUNT_CAP))
 
 
-def tags_by_customer(customer_ids: list[int]) -> dict[int, list[Tag]]:
-    """Active tags per customer in one query (the tags helper's ``tags_for`` when it exists)."""
-    if not customer_ids:
-        return {}
-    try:
-        from fincrm.customers.selectors.tags import tags_for
-    except ImportError:
-        result: dict[int, list[Tag]] = {}
-        links = (
-            CustomerTag.objects.filter(customer_id__in=customer_ids, tag__is_active=True)
-            .select_related("tag")
-            .order_by("tag__group", "tag__label")
-        )
-        for link in links:
-            result.setdefault(link.customer_id, []).append(link.tag)
-        return result
-    return dict(tags_for(customer_ids))
-
-
-def tag_badge_class(colour: str) -> str:
-    try:
-        from fincrm.customers.selectors.tags import badge_class
-    except ImportError:
-        return "bg-secondary-lt"
-    return badge_class(colour)
-
-
 def _cell(customer: Customer, column: str, tags: list[Tag], language: str | None) -> Any:
     if column in FIELD_MASKS:
         return masked_field(column, getattr(customer, column))
@@ -160,10 +134,10 @@ def _cell(customer: Customer, column: str, tags: list[Tag], language: str | None
 
 def list_rows(customers: list[Customer], columns: list[str]) -> list[ListRow]:
     """Display rows: masked cells for the chosen columns, tags in one extra query."""
-    tags = tags_by_customer([customer.pk for customer in customers]) if "tags" in columns else {}
+    tags = tags_for(customer.pk for customer in customers) if "tags" in columns else {}
     for customer_tags in tags.values():
         for tag in customer_tags:
-            tag.badge_class = tag_badge_class(tag.colour)  # type: ignore[attr-defined]
+            tag.badge_class = badge_class(tag.colour)  # type: ignore[attr-defined]
     language = get_language()
     return [
         ListRow(
