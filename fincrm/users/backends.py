@@ -11,6 +11,7 @@ from django.db import connection
 from django.http import HttpRequest
 
 from fincrm.org.models import OrgUnit
+from fincrm.platform.prepared import execute_prepared
 from fincrm.platform.rows import sql_text, table
 from fincrm.users.actors import user_with_unit, user_with_unit_columns
 from fincrm.users.models import User
@@ -39,7 +40,7 @@ class StaffBackend(BaseBackend):
         """The session's user with their unit, read on every request by a statement written once
         (the ORM would build and compile it anew each time)."""
         with connection.cursor() as cursor:
-            cursor.execute(_user_sql(connection.vendor), [user_id])
+            execute_prepared(cursor, "fincrm_session_user", _user_sql(connection.vendor), {"user": user_id})
             row = cursor.fetchone()
         if row is None:
             return None
@@ -50,7 +51,7 @@ class StaffBackend(BaseBackend):
 _USER_STATEMENT = """
 SELECT {user_columns}
 FROM {users} u JOIN {units} o ON o.id = u.org_unit_id
-WHERE u.id = %s"""
+WHERE u.id = %(user)s"""
 
 
 @lru_cache(maxsize=4)

@@ -130,7 +130,7 @@ def test_without_a_prepared_statement_the_same(world: World, settings: Any) -> N
     _fill(world.customer_a)
     actor = actor_of("account_manager_a")
     prepared = customer_360(actor, world.customer_a)
-    settings.FINCRM_CUSTOMER_360_PREPARED = False
+    settings.FINCRM_PREPARED_STATEMENTS = False
 
     with CaptureQueriesContext(connection) as queries:
         plain = customer_360(actor, world.customer_a)

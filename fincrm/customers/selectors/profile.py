@@ -23,7 +23,6 @@ once the response has been handed to the client, so the page does not wait for t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import logging
@@ -73,6 +72,7 @@ from fincrm.platform.access import access_object, record_denied
 from fincrm.platform.actor import Actor
 from fincrm.platform.choices import choice_labels
 from fincrm.platform.errors import NotFound
+from fincrm.platform.prepared import execute_prepared
 from fincrm.security.masking import mask
 
 logger = logging.getLogger("fincrm.customers")
@@ -661,25 +661,22 @@ def single_statement_enabled() -> bool:
     )
 
 
-# The statement's parameters, in the order and with the types of its prepared form; the scope's
-# own parameters follow, their types inferred by the database from where they are used.
-_PARAMETERS = (
-    ("customer", "bigint"),
-    ("object_id", "text"),
-    ("months", "integer"),
-    ("transactions", "integer"),
-    ("history", "integer"),
-    ("changes", "integer"),
-    ("hidden", "text[]"),
-    ("reads", "text[]"),
-    ("unmask", "text"),
-    ("consent", "text"),
+# The types of the statement's own parameters in its prepared form; the scope's parameters are
+# typed by the database from where they are used.
+_TYPES = dict(
+    (
+        ("customer", "bigint"),
+        ("object_id", "text"),
+        ("months", "integer"),
+        ("transactions", "integer"),
+        ("history", "integer"),
+        ("changes", "integer"),
+        ("hidden", "text[]"),
+        ("reads", "text[]"),
+        ("unmask", "text"),
+        ("consent", "text"),
+    )
 )
-_PREPARED_NAME = "fincrm_customer_360"
-_PREPARED_FLAG = "_fincrm_customer_360_prepared"
-# Prepared forms kept per database session: one per shape of scope (institution, subtree, own,
-# team with so many teams…), a handful in practice; past this many the oldest is dropped.
-_PREPARED_KEPT = 32
 # The placeholders of a compiled ORM query: "%s" a parameter, "%%" a literal percent sign.
 _ORM_PLACEHOLDER = re.compile(r"%%|%s")
 _BIGINT = 2**63
@@ -739,37 +736,11 @@ def _compile_scope(actor: Actor) -> tuple[str, dict[str, Any]] | None:
 
 def _run_sections(cursor: Any, scope: str, parameters: dict[str, Any]) -> str | None:
     """The statement's JSON text (None: the customer is missing or outside the scope). Planning
-    it costs more than running it (20 ms against 9 ms measured at 1M customers), so each database
-    session prepares each form once and then only executes it (setting
-    FINCRM_CUSTOMER_360_PREPARED, on by default; turn it off behind a pooler that does not keep
-    sessions, such as PgBouncer in transaction mode)."""
-    sql = _sections_sql(connection.vendor, scope)
-    if not getattr(settings, "FINCRM_CUSTOMER_360_PREPARED", True):
-        cursor.execute(sql, parameters)
-    else:
-        session = connection.connection
-        prepared: dict[str, str] | None = getattr(session, _PREPARED_FLAG, None)
-        if prepared is None:
-            prepared = {}
-            setattr(session, _PREPARED_FLAG, prepared)
-        # The scope's parameters come in their order (scope_0, scope_1…), as _scope_query names them.
-        names = [name for name, _type in _PARAMETERS] + [
-            name for name in parameters if name.startswith("scope_")
-        ]
-        statement = prepared.get(sql)
-        if statement is None:
-            if len(prepared) >= _PREPARED_KEPT:
-                cursor.execute(f"DEALLOCATE {prepared.pop(next(iter(prepared)))}")
-            # Named after its text: a form prepared by older code in this session never collides.
-            statement = f"{_PREPARED_NAME}_{hashlib.sha256(sql.encode()).hexdigest()[:16]}"
-            positional = sql.replace("%%", "%")
-            for number, name in enumerate(names, start=1):
-                positional = positional.replace(f"%({name})s", f"${number}")
-            types = ", ".join(sql_type for _name, sql_type in _PARAMETERS)
-            cursor.execute(f"PREPARE {statement} ({types}) AS {positional}")
-            prepared[sql] = statement
-        marks = ", ".join("%s" for _name in names)
-        cursor.execute(f"EXECUTE {statement} ({marks})", [parameters[name] for name in names])
+    it costs more than running it (20 ms against 9 ms measured at 1M customers): each database
+    session prepares each form once (one per shape of scope) and then only executes it."""
+    execute_prepared(
+        cursor, "fincrm_customer_360", _sections_sql(connection.vendor, scope), parameters, _TYPES
+    )
     row = cursor.fetchone()
     return None if row is None else str(row[0])
 

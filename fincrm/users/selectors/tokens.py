@@ -13,6 +13,7 @@ from fincrm.platform.access import access_object, record_denied
 from fincrm.platform.actor import Actor
 from fincrm.platform.errors import NotFound
 from fincrm.platform.permissions import all_permissions
+from fincrm.platform.prepared import execute_prepared
 from fincrm.platform.rows import load_instance, select_columns, sql_text, table, width
 from fincrm.users.actors import access_columns, grants_for_user, user_with_unit, user_with_unit_columns
 from fincrm.users.models import ApiToken, MfaDevice, Role, User
@@ -46,7 +47,7 @@ def access_api_token(actor: Actor, token_id: object, *, for_update: bool = False
 _BEARER_STATEMENT = """
 SELECT {token_columns}, {user_columns}, {access}
 FROM {tokens} k JOIN {users} u ON u.id = k.owner_id JOIN {units} o ON o.id = u.org_unit_id
-WHERE k.prefix = %s"""
+WHERE k.prefix = %(prefix)s"""
 
 
 @lru_cache(maxsize=4)
@@ -69,7 +70,7 @@ def token_for_prefix(prefix: str) -> ApiToken | None:
     """The token a bearer names by its prefix, with its owner (and the owner's unit) and the
     owner's grants and teams, in one statement; authentication checks the rest."""
     with connection.cursor() as cursor:
-        cursor.execute(_bearer_sql(connection.vendor), [prefix])
+        execute_prepared(cursor, "fincrm_bearer", _bearer_sql(connection.vendor), {"prefix": prefix})
         row = cursor.fetchone()
     if row is None:
         return None
