@@ -112,17 +112,18 @@ def main() -> None:
     # One input of each kind in turn.
     inputs = search_inputs(rng, list(Customer.objects.filter(pk__in=anyone)), 50).values()
     texts = [text for each_kind in zip(*inputs, strict=False) for text in each_kind]
-    gets = {
-        "token-360": (bearer, [f"/api/v1/customers/{pk}/360" for pk in anyone]),
-        "session-360": (session, [f"/api/v1/customers/{pk}/360" for pk in own]),
-        "token-me": (bearer, ["/api/v1/me"]),
-        "token-detail": (bearer, [f"/api/v1/customers/{pk}" for pk in anyone]),
-        "token-list": (bearer, LIST_PATHS),
+
+    def gets(paths: list[str]) -> list[tuple[str, Any]]:
+        return [(path, None) for path in paths]
+
+    cases: dict[str, tuple[Client, list[tuple[str, Any]]]] = {
+        "token-360": (bearer, gets([f"/api/v1/customers/{pk}/360" for pk in anyone])),
+        "session-360": (session, gets([f"/api/v1/customers/{pk}/360" for pk in own])),
+        "token-me": (bearer, gets(["/api/v1/me"])),
+        "token-detail": (bearer, gets([f"/api/v1/customers/{pk}" for pk in anyone])),
+        "token-list": (bearer, gets(LIST_PATHS)),
+        "token-search": (bearer, [("/api/v1/customers/search", {"q": text}) for text in texts]),
     }
-    cases: dict[str, tuple[Client, list[tuple[str, dict[str, str] | None]]]] = {
-        case: (client, [(path, None) for path in paths]) for case, (client, paths) in gets.items()
-    }
-    cases["token-search"] = (bearer, [("/api/v1/customers/search", {"q": text}) for text in texts])
     chosen = options.case or list(cases)
     print(f"database {name}; {options.requests} requests per case after {options.warmup} (CPU per request)")
     dumps = [0]

@@ -39,6 +39,7 @@ from bench_search import print_plans  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from machine import conditions  # noqa: E402
 
 from fincrm.customers.models import Customer  # noqa: E402
 from fincrm.customers.selectors.search import SMALL_SCOPE, customer_search  # noqa: E402
@@ -86,8 +87,7 @@ def measure(count: int, seed: int, rounds: int) -> None:
     high = low + book.count()
     rng = random.Random(seed)
     inputs = search_inputs(rng, samples(rng, low, high, count), count)
-    load = os.getloadavg()
-    print(f"database {connection.settings_dict['NAME']}: {high - low:,} customers; load {load[0]:.1f}")
+    print(f"database {connection.settings_dict['NAME']}: {high - low:,} customers; {conditions()}")
     print(f"{count} inputs per kind, {rounds} rounds, each input by both paths in turn; ms, warm cache\n")
     header = f"{'actor / kind':48} {'path':>10} {'p50':>7} {'p95':>7} {'max':>7} {'queries':>8} {'hits':>5}"
     print(header)
@@ -118,7 +118,7 @@ def measure(count: int, seed: int, rounds: int) -> None:
                     f"{statistics.median(queries):8.0f} {statistics.mean(hits):5.1f}"
                 )
         setattr(settings, name, new)
-    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"at the end: {conditions()}")
 
 
 def explain(actor_label: str, text: str) -> None:

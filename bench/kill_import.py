@@ -41,6 +41,7 @@ django.setup()
 import import_files  # noqa: E402
 import psycopg  # noqa: E402
 from django.db import connection  # noqa: E402
+from machine import conditions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FINCRM = str(ROOT / ".venv" / "bin" / "fincrm")
@@ -166,8 +167,7 @@ def main() -> None:
             f"run on a PostgreSQL database whose name contains 'bench' (this is {connection.vendor} {name})"
         )
     say(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    one, five, fifteen = os.getloadavg()
-    say(f"database: {name}; load average before: {one:.2f} {five:.2f} {fifteen:.2f}")
+    say(f"database: {name}; before: {conditions()}")
     ensure_database(options.synth_customers)
     options.work.mkdir(parents=True, exist_ok=True)
     rows = options.rows
@@ -231,8 +231,7 @@ def main() -> None:
         f"after {options.kills} kills: lost rows {totals['lost']}, duplicated rows {totals['duplicated']}, "
         f"mismatched values {totals['mismatched']}, half-written states {totals['half-written']}"
     )
-    one, five, fifteen = os.getloadavg()
-    say(f"load average after: {one:.2f} {five:.2f} {fifteen:.2f}")
+    say(f"after: {conditions()}")
     import_files.delete_imported_customers(PREFIX)
     written.path.unlink()
     sys.exit(0 if not any(totals.values()) else 1)

@@ -663,20 +663,18 @@ def single_statement_enabled() -> bool:
 
 # The types of the statement's own parameters in its prepared form; the scope's parameters are
 # typed by the database from where they are used.
-_TYPES = dict(
-    (
-        ("customer", "bigint"),
-        ("object_id", "text"),
-        ("months", "integer"),
-        ("transactions", "integer"),
-        ("history", "integer"),
-        ("changes", "integer"),
-        ("hidden", "text[]"),
-        ("reads", "text[]"),
-        ("unmask", "text"),
-        ("consent", "text"),
-    )
-)
+_TYPES = {
+    "customer": "bigint",
+    "object_id": "text",
+    "months": "integer",
+    "transactions": "integer",
+    "history": "integer",
+    "changes": "integer",
+    "hidden": "text[]",
+    "reads": "text[]",
+    "unmask": "text",
+    "consent": "text",
+}
 # The placeholders of a compiled ORM query: "%s" a parameter, "%%" a literal percent sign.
 _ORM_PLACEHOLDER = re.compile(r"%%|%s")
 _BIGINT = 2**63

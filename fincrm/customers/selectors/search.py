@@ -195,9 +195,18 @@ class TermMatch:
     term: str
     prefix: bool = False
 
-    def rows(self) -> QuerySet[CustomerSearchTerm]:
-        lookup = {"term__startswith": self.term} if self.prefix else {"term": self.term}
-        return CustomerSearchTerm.objects.filter(kind__in=self.kinds, **lookup)
+    def rows(self, *, per_customer: bool = False) -> QuerySet[CustomerSearchTerm]:
+        rows = CustomerSearchTerm.objects.filter(kind__in=self.kinds)
+        if not self.prefix:
+            return rows.filter(term=self.term)
+        if per_customer:
+            # Tested on an expression, so that no index can turn the prefix into a range: from
+            # ``term LIKE 'dy%'`` PostgreSQL may derive a range of the (kind, term, rank, customer)
+            # index and read all of it for every customer probed. It did so whenever few pages were
+            # marked all-visible (after a large load, a restore or VACUUM FULL, until a plain
+            # VACUUM): an account manager's search by initials took 155 ms instead of 10.
+            return rows.alias(probed=Concat(F("term"), Value(""))).filter(probed__startswith=self.term)
+        return rows.filter(term__startswith=self.term)
 
     def exists(self) -> Exists:
         return Exists(self.rows().filter(customer_id=OuterRef("pk")))
@@ -208,17 +217,8 @@ class TermMatch:
         EXISTS into a join it may start from the term's side, reading every customer with the
         term (28,000 entries for ``zw…`` at 1M customers: 40 ms) where an account manager's 800
         customers take 800 probes (2-3 ms)."""
-        rows = CustomerSearchTerm.objects.filter(customer_id=OuterRef(column), kind__in=self.kinds)
-        if self.prefix:
-            # The prefix is tested on an expression, so that no index can turn it into a range:
-            # from ``term LIKE 'dy%'`` PostgreSQL may derive a range of the (kind, term, rank,
-            # customer) index and read all of it for every customer. It did so whenever few pages
-            # were marked all-visible (after a large load, a restore or VACUUM FULL, until a plain
-            # VACUUM): an account manager's search by initials took 155 ms instead of 10.
-            rows = rows.alias(probed=Concat(F("term"), Value(""))).filter(probed__startswith=self.term)
-        else:
-            rows = rows.filter(term=self.term)
-        return IsNull(Subquery(rows.values("customer_id")[:1]), False)
+        first = self.rows(per_customer=True).filter(customer_id=OuterRef(column)).values("customer_id")[:1]
+        return IsNull(Subquery(first), False)
 
 
 @dataclass(frozen=True)
