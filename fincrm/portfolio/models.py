@@ -163,7 +163,7 @@ class Transaction(RowUidMixin, models.Model):
 
     # uuid4 is unique by construction; a unique index here would block partitioning.
     row_uid = RowUidField(unique=False)
-    # Indexed by the (customer, booked_at, id) and (account, booked_at) indexes below: no
+    # Indexed by the (customer, booked_at, id) and (account, source_ref) indexes below: no
     # single-column foreign-key indexes to keep up to date on every one of millions of rows.
     # One composite foreign key (account_id, customer_id) -> account (id, customer_id) stands for
     # both (migration portfolio 0006): the account exists, its customer exists (the account's own
@@ -196,14 +196,11 @@ class Transaction(RowUidMixin, models.Model):
         verbose_name = _("transaction")
         verbose_name_plural = _("transactions")
         indexes = [
+            # A customer's transactions newest first: the 360, the API's keyset pages, a merge.
             models.Index(fields=["customer", "-booked_at", "-id"], name="transaction_customer_booked"),
-            models.Index(fields=["account", "-booked_at"], name="transaction_account_booked"),
-            models.Index(fields=["business_date"], name="transaction_business_date"),
-            models.Index(
-                fields=["account", "source_ref"],
-                condition=~models.Q(source_ref=""),
-                name="transaction_source_ref",
-            ),
+            # A journal reference already booked on the account (imports and feeds), and the
+            # composite foreign key's check when a merge moves an account to another customer.
+            models.Index(fields=["account", "source_ref"], name="transaction_account_ref"),
             models.Index(
                 fields=["counterparty_account_bidx"],
                 condition=models.Q(counterparty_account_bidx__isnull=False),
