@@ -16,7 +16,6 @@ from __future__ import annotations
 import array
 import collections
 import functools
-import itertools
 import logging
 import multiprocessing
 import os
@@ -587,16 +586,11 @@ def _record_events(source: RecordSource, stage: Stage, batch_label: str) -> Iter
 
 def _grouped_events(source: RecordSource, stage: Stage, batch_label: str) -> Iterator[dict[str, Any]]:
     """One event per RECORDS_PER_EVENT records, naming their ids and keys."""
-    records = source.rows(stage)
-    while part := list(itertools.islice(records, RECORDS_PER_EVENT)):
+    for part in source.groups(stage, RECORDS_PER_EVENT):
         yield {
             "object_type": "import",
             "object_id": batch_label,
-            "after": {
-                "action": source.action,
-                "object_type": source.object_type,
-                "records": [[object_id, key] for object_id, key, _fields in part],
-            },
+            "after": {"action": source.action, "object_type": source.object_type, "records": part},
         }
 
 

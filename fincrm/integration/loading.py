@@ -10,6 +10,8 @@ row id). Checks fill the stage's working columns: ``target_id`` (the matched rec
 
 from __future__ import annotations
 
+import itertools
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,12 +52,34 @@ class RecordSource:
     object_type: str
     key_sql: str  # the record's key as the audit event names it (an expression over the stage)
 
-    def rows(self, stage: Stage) -> Iterator[tuple[str, str, list[str]]]:
+    def rows(self, stage: Stage) -> Iterator[tuple[str, str | None, list[str]]]:
         """(object id, key, changed fields) of every row with this action, in file order, read
         through a server-side cursor in batches (memory stays bounded)."""
         sql = f"SELECT target_id, {self.key_sql}, changed FROM {{s}} WHERE action = %s ORDER BY row_number"
         for object_id, key, changed in stage.stream(sql, [self.action]):
-            yield str(object_id), str(key), [name for name in str(changed or "").split(",") if name]
+            yield str(object_id), _text(key), [name for name in str(changed or "").split(",") if name]
+
+    def groups(self, stage: Stage, size: int) -> Iterator[list[list[str | None]]]:
+        """[object id, key] of every row with this action, in file order, ``size`` at a time.
+        PostgreSQL builds each group as one JSON array: a million-record import hands Python a
+        thousand values instead of a million rows (about 9 s of its commit)."""
+        if not is_postgresql():
+            records = ((object_id, key) for object_id, key, _changed in self.rows(stage))
+            while part := [list(record) for record in itertools.islice(records, size)]:
+                yield part
+            return
+        sql = (
+            "SELECT json_agg(json_build_array(target_id::text, key) ORDER BY row_number)::text FROM "
+            f"(SELECT target_id, ({self.key_sql})::text AS key, row_number, (row_number() OVER "
+            "(ORDER BY row_number) - 1) / %s AS part FROM {s} WHERE action = %s) x "
+            "GROUP BY part ORDER BY part"
+        )
+        for (part,) in stage.stream(sql, [size, self.action], size=10):
+            yield json.loads(part)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 # (row number, column, value, code, message): value is already masked
