@@ -25,6 +25,9 @@ exactly those, dumps them when the call returns, and the script prints instructi
         --dump-after=sys_call_tracing --callgrind-out-file=/tmp/api.%p \\
         .venv/bin/python bench/bench_api_request.py --callgrind /tmp/api --requests 40
 
+``--profile N`` runs each case's calls once more under cProfile and prints its N costliest
+functions (by own time and with their callees): where the CPU goes, in shares.
+
 It creates an API token and sessions: the database name must contain "bench" and should be a copy,
 never the shared one. Read events are held in memory while it runs (written at exit), so the audit
 writer thread does not run among the measured calls. Not a test; never run by pytest.
@@ -33,8 +36,10 @@ writer thread does not run among the measured calls. Not a test; never run by py
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import os
+import pstats
 import random
 import sys
 import time
@@ -74,6 +79,16 @@ def measured(work: Callable[[], None], callgrind: str, dumps: list[int]) -> int 
     return int(summary.split()[0])
 
 
+def profile(work: Callable[[], None], top: int) -> None:
+    """Run ``work`` under cProfile and print its ``top`` functions by own time, then by time
+    including callees (the profiler slows every call: read shares, not milliseconds)."""
+    profiler = cProfile.Profile()
+    profiler.runcall(work)
+    for order in ("tottime", "cumulative"):
+        stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats(order)
+        stats.print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
@@ -85,6 +100,13 @@ def main() -> None:
         help="token-360, session-360, token-me, token-detail, token-search, token-list",
     )
     parser.add_argument("--callgrind", default="", metavar="PREFIX", help="callgrind's out-file prefix")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after each case, profile its calls once more (cProfile) and print the N costliest functions",
+    )
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args()
     name = str(connection.settings_dict["NAME"])
@@ -149,6 +171,8 @@ def main() -> None:
         if instructions is not None:
             line += f"  {instructions / options.requests:14,.0f} instructions/request"
         print(line, flush=True)
+        if options.profile:
+            profile(lambda run=run: run(options.requests), options.profile)  # type: ignore[misc]
 
 
 if __name__ == "__main__":
