@@ -34,6 +34,11 @@ security_log = logging.getLogger("fincrm.security")
 _BUFFER = "audit.pending"
 INSERT_BATCH = 2000  # events per INSERT statement, at most
 INSERT_BYTES = 4 << 20  # canonical JSON per INSERT statement, at most (bulk events are large)
+# An event this large goes in a statement of its own. Django inserts several rows as arrays, one
+# per column (PostgreSQL: UNNEST), and escapes every quote of every JSON value into its array's
+# text; a single row goes as plain parameters. 500 events naming 1,000 imported records each
+# (40 KB apiece), chained and written: 3.8 s in batches, 2.1 s one by one.
+LARGE_EVENT_BYTES = 16 << 10
 
 
 def _clip(value: str, length: int) -> str:
@@ -181,9 +186,13 @@ def _flush(using: str, storage: dict[str, Any]) -> None:
         event.prev_hash = previous
         data = event_bytes(fields_of(event), sequence=sequence, prev_hash=previous)
         event.hash = previous = hashlib.sha256(data).hexdigest()
+        large = len(data) >= LARGE_EVENT_BYTES
+        if large and batch:  # a large event goes alone, after the smaller ones before it
+            AuditEvent.objects.using(using).bulk_create(batch)
+            batch, size = [], 0
         batch.append(event)
         size += len(data)
-        if len(batch) >= INSERT_BATCH or size >= INSERT_BYTES:
+        if large or len(batch) >= INSERT_BATCH or size >= INSERT_BYTES:
             AuditEvent.objects.using(using).bulk_create(batch)
             batch, size = [], 0
     if batch:

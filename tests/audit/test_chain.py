@@ -262,6 +262,37 @@ def test_a_stream_is_read_at_commit_in_order_and_inserted_in_bounded_batches(
 
 
 @pytest.mark.django_db
+def test_a_large_event_goes_in_an_insert_of_its_own_in_sequence_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large events (an import's groups of records) are inserted one per statement, between the
+    batches of the small events around them; the chain is the same as ever."""
+    monkeypatch.setattr(audit_services, "LARGE_EVENT_BYTES", 1_000)
+    sizes = [1, 1, 2_000, 1, 2_000, 2_000, 1, 1]
+
+    def rows() -> Any:
+        for number, size in enumerate(sizes):
+            yield {"object_type": "user", "object_id": str(number), "after": {"pad": "x" * size}}
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        audit_record_stream(ACTOR, "user.updated", rows)
+    inserts = [q for q in queries.captured_queries if 'INSERT INTO "audit_auditevent"' in q["sql"]]
+    assert len(inserts) == 6  # small pair, large, small, large, large, small pair
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [(event.object_id, len(event.after["pad"])) for event in events] == [
+        (str(number), size) for number, size in enumerate(sizes)
+    ]
+    assert list(AuditEvent.objects.order_by("id").values_list("sequence", flat=True)) == list(
+        range(1, len(sizes) + 1)
+    )
+    previous = GENESIS_HASH
+    for sequence, event in enumerate(events, start=1):
+        assert (event.sequence, event.prev_hash) == (sequence, previous)
+        assert event.hash == event_hash(fields_of(event), sequence=sequence, prev_hash=previous)
+        previous = event.hash
+
+
+@pytest.mark.django_db
 def test_a_stream_of_a_rolled_back_savepoint_is_never_read() -> None:
     def rows() -> Any:
         raise AssertionError("read although its savepoint was rolled back")
