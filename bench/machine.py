@@ -1,8 +1,9 @@
 """How busy and how fast the machine is while a benchmark runs, printed beside its figures.
 
 The load average says how many processes wanted a CPU. On a virtual machine it does not show a
-host that gives the guest less CPU: the same pure-Python loop took 1.32 s and, ten minutes
-later with the machine otherwise idle, 1.50-1.62 s (2026-11-25). Every timing of a run moves with
+host that gives the guest less CPU: the reference loop below took 0.24 s and, minutes later
+with the machine otherwise idle, 0.31 s (2026-11-24); another machine of the same kind took
+0.19-0.21 s all day (2026-11-25). Every timing of a run moves with
 it, so a benchmark prints the loop's time first and last; figures from runs whose loop times
 differ by more than a few per cent are not comparable as absolute times (ratios measured in the
 same run still are).

