@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import os
 import pstats
@@ -165,14 +166,15 @@ def main() -> None:
         run(options.warmup)
         gc.collect()  # the same heap at the start of every measurement
         started = time.process_time()
-        instructions = measured(lambda run=run: run(options.requests), options.callgrind, dumps)  # type: ignore[misc]
+        work = functools.partial(run, options.requests)
+        instructions = measured(work, options.callgrind, dumps)
         elapsed = time.process_time() - started
         line = f"  {case:<14} {elapsed / options.requests * 1000:8.3f} ms CPU/request"
         if instructions is not None:
             line += f"  {instructions / options.requests:14,.0f} instructions/request"
         print(line, flush=True)
         if options.profile:
-            profile(lambda run=run: run(options.requests), options.profile)  # type: ignore[misc]
+            profile(work, options.profile)
 
 
 if __name__ == "__main__":
