@@ -31,6 +31,7 @@ from fincrm.customers.search_terms import (
     SURNAME_READINGS,
     _given_name_syllables,
     char_pinyin,
+    fragment_terms,
     name_pinyin,
     surname_length,
     terms_for_name,
@@ -232,11 +233,8 @@ def name_terms(name: str) -> tuple[str, list[tuple[str, str]]]:
     syllables = [s for s in (*_surname_syllables(name[:head]), *_given_syllables(name[head:])) if s]
     full = "".join(syllables)
     initials = "".join(syllable[0] for syllable in syllables)
-    terms = {("c", char) for char in name}
-    terms.update(("c", name[index : index + 2]) for index in range(len(name) - 1))
-    terms.update(
-        (("s", name[:1]), ("s", name[:2]), ("p", full[:MAX_TERM_LENGTH]), ("i", initials[:MAX_TERM_LENGTH]))
-    )
+    terms = fragment_terms(name)
+    terms.update((("p", full[:MAX_TERM_LENGTH]), ("i", initials[:MAX_TERM_LENGTH])))
     return full[:400], sorted(terms)
 
 

@@ -68,8 +68,12 @@ def test_compound_surname_initials() -> None:
 
 def test_terms_of_a_name() -> None:
     assert terms_for_name("张三丰") == {
-        ("c", "张"), ("c", "三"), ("c", "丰"), ("c", "张三"), ("c", "三丰"),
+        ("c", "三"), ("c", "丰"), ("c", "三丰"),
         ("s", "张"), ("s", "张三"), ("p", "zhangsanfeng"), ("i", "zsf"),
+    }  # fmt: skip
+    # What starts the name is an "s" term only, even where it comes again later.
+    assert terms_for_name("张三张") == {
+        ("c", "三"), ("c", "三张"), ("s", "张"), ("s", "张三"), ("p", "zhangsanzhang"), ("i", "zsz"),
     }  # fmt: skip
     assert terms_for_name("  ") == set()
     assert ("p", "smith") in terms_for_name("John Smith")
@@ -164,6 +168,25 @@ def test_longer_text_needs_every_pair_in_order(people: dict[str, int]) -> None:
     assert names("risk_officer_a", "张三丰") == ["张三丰"]
     assert names("risk_officer_a", "王张三") == ["王张三"]
     assert names("risk_officer_a", "三张王") == []
+
+
+@pytest.mark.parametrize("username", ["risk_officer_a", "branch_manager_a"])
+@pytest.mark.parametrize("small_scope", [2000, 0])
+def test_a_fragment_at_the_start_and_again_later(
+    world: World, settings, username: str, small_scope: int
+) -> None:  # type: ignore[no-untyped-def]
+    # A fragment that starts a name is stored once, as the start of the name: the name still
+    # contains it, on every path (rank index, tier by tier, one statement over a small scope).
+    settings.FINCRM_SEARCH_SMALL_SCOPE = small_scope
+    for name, aum in (("三丰张三丰", "10"), ("张三张", "20"), ("丰三丰", "30")):
+        CustomerFactory(name=name, aum=Decimal(aum), org_unit_id=world.sub_a1)
+    assert names(username, "张三丰") == ["三丰张三丰"]
+    assert names(username, "三丰") == ["三丰张三丰", "丰三丰"]
+    assert names(username, "张三") == ["张三", "张三张", "三丰张三丰"]  # the whole name, starts, contains
+    found = names(username, "张")
+    assert set(found[:2]) == {"张三", "张三张"}
+    assert found[2:] == ["三丰张三丰"]
+    assert names(username, "丰") == ["丰三丰", "三丰张三丰"]
 
 
 def test_pinyin_and_initials(people: dict[str, int]) -> None:

@@ -18,12 +18,13 @@ NAMES = st.one_of(st.text(HAN, min_size=1, max_size=8), st.text(max_size=30))
 def test_terms_for_name_never_raises_and_finds_every_short_substring(name: str) -> None:
     terms = terms_for_name(name)
     text = normalize_name(name)
+    starts = {text[:1], text[:2]} if text else set()
     for start in range(len(text)):
-        assert ("c", text[start]) in terms
-        if start + 1 < len(text):
-            assert ("c", text[start : start + 2]) in terms
-    if text:
-        assert ("s", text[:1]) in terms
+        for fragment in {text[start], text[start : start + 2]}:
+            # every fragment once: an "s" term where the name starts with it, else a "c" term
+            kinds = {kind for kind, term in terms if term == fragment and kind in ("c", "s")}
+            assert kinds == ({"s"} if fragment in starts else {"c"})
+    assert {term for kind, term in terms if kind == "s"} == starts
     assert all(0 < len(term) <= 64 for _kind, term in terms)
     assert all("\x00" not in term for _kind, term in terms)
 

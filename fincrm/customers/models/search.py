@@ -26,7 +26,7 @@ class CustomerSearchTerm(models.Model):
         INITIALS = "i", "initials"
 
     # Indexed by the unique (customer, kind, term) constraint below. No foreign key in the database
-    # (db_constraint=False): terms are a derived index of the customer's name, ~9 rows per customer,
+    # (db_constraint=False): terms are a derived index of the customer's name, ~7 rows per customer,
     # and the constraint cost an import ~9 deferred checks per new customer at commit. Deleting a
     # customer through the ORM still deletes its terms (Django's collector cascades); the code that
     # deletes, merges or renames customers rewrites their terms (services, importer, merge).

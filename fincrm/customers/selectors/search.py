@@ -3,8 +3,9 @@
 How a query is read (``classify_query``):
 
 * Han characters: the name. Ranked: the whole name, then names *starting* with the text (the
-  ``s`` terms), then names containing it (``c`` terms: one character, or one pair of characters;
-  longer text needs every pair, then ``LIKE`` rechecks the order).
+  ``s`` terms), then names containing it elsewhere (``c`` terms: one character, or one pair of
+  characters; longer text needs every pair, each as an ``s`` or a ``c`` term, then ``LIKE``
+  rechecks the order).
 * Latin letters: pinyin or initials (``zs`` → 张三), the exact term first, then by prefix.
 * Digits and the like: identifiers, looked up exactly through their blind index: mobile in any
   written form, resident ID (lower-case ``x`` too, legacy 15 digits), account number (when the
@@ -234,11 +235,15 @@ def _name_tiers(text: str) -> list[Tier]:
     """Whole name; starts with the text; contains it (ranked in this order)."""
     if len(text) <= 2:
         starts = Tier((TermMatch((Kind.START,), text),))
+        # A name with the text at its start has it as an ``s`` term only: those were all the tier
+        # before, so the rest are the ``c`` terms (read in rank order, nothing to skip).
         contains = Tier((TermMatch((Kind.CHARACTERS,), text),))
     else:
         starts = Tier((TermMatch((Kind.START,), text[:2]),), Q(name__startswith=text))
+        # A pair of the text may be where another name starts (``s``) or inside it (``c``).
         pairs = sorted({text[index : index + 2] for index in range(len(text) - 1)})
-        contains = Tier(tuple(TermMatch((Kind.CHARACTERS,), pair) for pair in pairs), Q(name__contains=text))
+        either = (Kind.CHARACTERS, Kind.START)
+        contains = Tier(tuple(TermMatch(either, pair) for pair in pairs), Q(name__contains=text))
     return [Tier(direct=Q(name=text)), starts, contains]
 
 
