@@ -17,6 +17,7 @@ from fincrm.audit.services import audit_record
 from fincrm.platform import transaction
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
+from fincrm.platform.spreadsheets import neutralize
 
 COLUMNS = (
     "sequence",
@@ -34,12 +35,6 @@ COLUMNS = (
     "after",
     "hash",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(value: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _cell(value: Any) -> str:

@@ -25,8 +25,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-# Characters that make a spreadsheet evaluate a cell (OWASP CSV injection; tab and CR included).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from fincrm.platform.spreadsheets import neutralize
+
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 # Excel limits: 32,767 characters per cell; the header and footer 255 characters.
@@ -41,13 +41,6 @@ class Column:
     key: str
     label: str
     text: bool = False  # always written as text (identifiers: ID, card, account numbers)
-
-
-def neutralize(value: str) -> str:
-    """A text cell that cannot be read as a formula: ``=1+1`` → ``'=1+1``."""
-    if value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _text(value: Any) -> str:

@@ -8,7 +8,6 @@ import io
 import pytest
 from django.test import Client
 
-from fincrm.audit.exports import neutralize
 from fincrm.audit.models import AuditEvent
 from fincrm.audit.services import audit_record
 from fincrm.platform.actor import Actor
@@ -129,21 +128,3 @@ def test_compliance_officer_searches_but_does_not_see_export(world: World, clien
     page = sign_in(client, World.user("compliance_officer_a"))
     assert "/security/audit/export/" not in page.get("/security/audit/").content.decode()
     assert "/security/audit/export/" in auditor(Client()).get("/security/audit/").content.decode()
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [
-        ("=HYPERLINK()", "'=HYPERLINK()"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@x", "'@x"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("plain", "plain"),
-        ("", ""),
-        ("a=b", "a=b"),
-    ],
-)
-def test_neutralize(cell: str, expected: str) -> None:
-    assert neutralize(cell) == expected

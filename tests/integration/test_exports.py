@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from fincrm.integration.exports import Column, cell_value, neutralize, write_csv, write_xlsx
+from fincrm.integration.exports import Column, cell_value, write_csv, write_xlsx
 
 COLUMNS = [Column("number", "Number", text=True), Column("name", "Name"), Column("aum", "AUM")]
 HOSTILE = ["=1+1", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd", '=HYPERLINK("http://x","y")']
@@ -19,13 +19,6 @@ HOSTILE = ["=1+1", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd", '=HYPERLINK("http:/
 def _csv_rows(content: bytes) -> list[list[str]]:
     assert content.startswith("\ufeff".encode())
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
-
-
-def test_neutralize_prefixes_every_formula_start() -> None:
-    for value in HOSTILE:
-        assert neutralize(value) == "'" + value
-    assert neutralize("张三") == "张三"
-    assert neutralize("") == ""
 
 
 @given(st.text())
