@@ -163,7 +163,7 @@ def name_pinyin(name: str) -> str:
 def fragment_terms(text: str) -> set[tuple[str, str]]:
     """The ``s`` and ``c`` terms of a normalized, non-empty name (see the module's docstring)."""
     starts = {text[:1], text[:2]}
-    terms = {(Kind.START, fragment) for fragment in starts}
+    terms: set[tuple[str, str]] = {(Kind.START, fragment) for fragment in starts}
     for index, char in enumerate(text):
         if char not in starts:
             terms.add((Kind.CHARACTERS, char))
