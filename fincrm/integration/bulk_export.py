@@ -103,29 +103,13 @@ CUSTOMER_FIELDS = (
     "created_at",
     "updated_at",
 )
+# References exported as the referenced record's code or username.
+_REFERENCES = {"org_unit": "code", "primary_manager": "username", "covering_team": "code"}
+# What the query loads: the exported fields (references through their code), and the row id
+# the encrypted values are sealed for.
 _LOADED = (
-    "id",
     "row_uid",
-    "customer_number",
-    "kind",
-    "status",
-    "name",
-    "id_type",
-    "id_number",
-    "mobile",
-    "email",
-    "lifecycle_stage",
-    "value_tier",
-    "aum",
-    "aml_risk_rating",
-    "risk_tolerance",
-    "is_professional_investor",
-    "source_channel",
-    "created_at",
-    "updated_at",
-    "org_unit__code",
-    "primary_manager__username",
-    "covering_team__code",
+    *(f"{name}__{_REFERENCES[name]}" if name in _REFERENCES else name for name in CUSTOMER_FIELDS),
 )
 _MASKED = ("name", "id_number", "mobile", "email")
 
@@ -252,12 +236,10 @@ def customer_record(customer: Customer) -> dict[str, Any]:
     """One exported customer: masked names and identifiers, codes for choices and references."""
     record: dict[str, Any] = {}
     for name in CUSTOMER_FIELDS:
-        if name == "org_unit":
-            value: Any = customer.org_unit.code
-        elif name == "primary_manager":
-            value = customer.primary_manager.username if customer.primary_manager is not None else None
-        elif name == "covering_team":
-            value = customer.covering_team.code if customer.covering_team is not None else None
+        value: Any
+        if name in _REFERENCES:
+            related = getattr(customer, name)
+            value = getattr(related, _REFERENCES[name]) if related is not None else None
         elif name in _MASKED:
             value = masked_field(name, getattr(customer, name)) or None
         else:
@@ -337,11 +319,7 @@ def _customer_page(
     if room <= 0:  # the session grew past its allowance while it walked
         raise needs_approval_error(int(settings.FINCRM_EXPORT_ROW_CAP))
     size = min(size, room)
-    customers = list(
-        queryset.select_related("org_unit", "primary_manager", "covering_team")
-        .only(*_LOADED)
-        .order_by("id")[: size + 1]
-    )
+    customers = list(queryset.select_related(*_REFERENCES).only(*_LOADED).order_by("id")[: size + 1])
     more = len(customers) > size
     customers = customers[:size]
     items = [customer_record(customer) for customer in customers]
