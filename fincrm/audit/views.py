@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -27,6 +27,7 @@ from fincrm.audit.selectors import (
     audit_event_search,
     security_alert_list,
 )
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.pagination import keyset_page
 from fincrm.platform.views import permission_required_page, request_actor
@@ -127,9 +128,9 @@ def event_export(request: HttpRequest) -> HttpResponseBase:
     # Without audit.export the service raises Forbidden: the 403 page, recorded as a denial.
     form = AuditSearchForm(request.GET or None)
     export = audit_event_export(actor=request_actor(request), filters=form.filters())
-    response = StreamingHttpResponse(csv_lines(export.events), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
-    response["Cache-Control"] = "no-store"
+    response = download(
+        csv_lines(export.events), content_type="text/csv; charset=utf-8", filename=f"audit-{stamp}.csv"
+    )
     response["X-Row-Count"] = str(export.count)
     return response

@@ -33,6 +33,7 @@ from fincrm.integration import selectors, services
 from fincrm.integration.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from fincrm.integration.models import ImportBatch, ImportTemplate
 from fincrm.platform.actor import Actor
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.pagination import CursorPagination
 
@@ -254,12 +255,8 @@ def list_issues(request: HttpRequest, batch_id: str) -> Any:
 def download_rejects(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     """The rows a "valid rows" import left out, with an error column."""
     export, content = services.import_rejects_download(actor=_actor(request), batch_id=batch_id)
-    response = HttpResponse(
-        content, content_type=XLSX_CONTENT_TYPE if export.file_format == "xlsx" else CSV_CONTENT_TYPE
-    )
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    content_type = XLSX_CONTENT_TYPE if export.file_format == "xlsx" else CSV_CONTENT_TYPE
+    return download(content, content_type=content_type, filename=export.filename)
 
 
 # ---------------------------------------------------------------- templates

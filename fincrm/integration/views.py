@@ -18,6 +18,7 @@ from fincrm.integration.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from fincrm.integration.forms import ImportNewForm, MappingForm, TemplateForm, TemplateNameForm
 from fincrm.integration.models import ImportBatch, ImportEntity
 from fincrm.platform.actor import Actor
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.forms import apply_service_error
 from fincrm.platform.views import page, permission_required_page, request_actor
@@ -229,10 +230,7 @@ def batch_cancel(request: HttpRequest, pk: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def batch_issues_csv(request: HttpRequest, pk: str) -> HttpResponse:
     batch, content = services.import_issues_csv(actor=request_actor(request), batch_id=pk)
-    response = HttpResponse(content, content_type=CSV_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="import-errors-{batch.pk}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return download(content, content_type=CSV_CONTENT_TYPE, filename=f"import-errors-{batch.pk}.csv")
 
 
 @_object_page
@@ -245,10 +243,7 @@ def batch_rejects(request: HttpRequest, pk: str) -> HttpResponse:
         messages.error(request, _error_text(error))
         return redirect("integration:batch-detail", pk=pk)
     content_type = XLSX_CONTENT_TYPE if export.file_format == "xlsx" else CSV_CONTENT_TYPE
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return download(content, content_type=content_type, filename=export.filename)
 
 
 @_object_page

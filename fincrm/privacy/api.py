@@ -13,6 +13,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from fincrm.platform.actor import Actor
+from fincrm.platform.downloads import download
 from fincrm.platform.pagination import CursorPagination
 from fincrm.privacy import selectors, services
 from fincrm.privacy.models import Consent, ConsentSource, ProcessingPurpose, SubjectRequest
@@ -209,7 +210,8 @@ def reject_request(request: HttpRequest, request_id: int, payload: RejectIn) -> 
 def export_request(request: HttpRequest, request_id: int) -> HttpResponse:
     """The copy of the customer's data for an open access request (JSON, clear values, audited)."""
     content = services.subject_data_export(actor=_actor(request), request_id=request_id)
-    response = HttpResponse(content, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="subject-data-request-{request_id}.json"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return download(
+        content,
+        content_type="application/json; charset=utf-8",
+        filename=f"subject-data-request-{request_id}.json",
+    )

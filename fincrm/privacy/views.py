@@ -20,6 +20,7 @@ from fincrm.customers.models import Customer
 from fincrm.customers.selectors import access_customer
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.forms import apply_service_error
 from fincrm.platform.views import page, request_actor
@@ -344,7 +345,6 @@ def request_export(request: HttpRequest, pk: int) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, str(error.message))
         return redirect("privacy:request-detail", pk=pk)
-    response = HttpResponse(content, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="subject-data-request-{pk}.json"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return download(
+        content, content_type="application/json; charset=utf-8", filename=f"subject-data-request-{pk}.json"
+    )

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from fincrm.customers.models import Customer
 from fincrm.customers.selectors import access_customer
 from fincrm.platform.access import record_denied, require_permission
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import Forbidden, NotFound, ServiceError
 from fincrm.platform.forms import apply_service_error
 from fincrm.platform.pagination import keyset_page
@@ -317,9 +318,12 @@ def grant_report_view(request: HttpRequest) -> HttpResponse:
             target = f"{reverse('security:grant-report')}?{request.GET.urlencode()}"
             return redirect(f"{reverse('security:step-up')}?{urlencode({'next': target})}")
         rows = grants.grant_report_export(actor=actor, status=status or None)
-        response = StreamingHttpResponse(_report_csv(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="sensitive-access-grants-{stamp}.csv"'
+        response = download(
+            _report_csv(rows),
+            content_type="text/csv; charset=utf-8",
+            filename=f"sensitive-access-grants-{stamp}.csv",
+        )
         return _no_store(cast(HttpResponse, response))  # streamed, but headers are set the same way
     queryset = selectors.grant_report(actor=actor, status=status or None)
     ordering = ("-requested_at", "-id")

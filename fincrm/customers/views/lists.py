@@ -27,6 +27,7 @@ from fincrm.customers.services import exports as export_services
 from fincrm.customers.services import saved_views as view_services
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
+from fincrm.platform.downloads import download
 from fincrm.platform.errors import ServiceError
 from fincrm.platform.forms import apply_service_error
 from fincrm.platform.pagination import InvalidCursor
@@ -387,9 +388,9 @@ def export_ready(request: HttpRequest, pk: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def export_download(request: HttpRequest, pk: str) -> HttpResponse:
     export, content = export_services.export_file_download(actor=request_actor(request), export_id=pk)
-    response = HttpResponse(content, content_type=export_services.FORMATS[export.file_format])
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response["Cache-Control"] = "no-store"
+    response = download(
+        content, content_type=export_services.FORMATS[export.file_format], filename=export.filename
+    )
     response["X-Content-SHA256"] = export.sha256
     return response
 
