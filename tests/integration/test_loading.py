@@ -257,17 +257,32 @@ def _batch(user: str, data: list[list[object]], *, mode: str = "all"):
     return actor, batch
 
 
+def _last_customer_id() -> int | None:
+    """The last id the customers' sequence gave (PostgreSQL; None elsewhere or before any)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('customers_customer', 'id'))")
+        return cursor.fetchone()[0]
+
+
 def test_dry_run_reports_and_writes_nothing_then_the_import_writes(world: World) -> None:
     from fincrm.integration.importer import import_run
 
     actor, batch = _batch("operations_a", rows_for(3))
     count = Customer.objects.count()
+    last_id = _last_customer_id()
     checked = import_run(batch, actor=actor, dry_run=True)
     assert checked.status == "checked"
     assert checked.rows_total == 3
     assert Customer.objects.count() == count
+    assert _last_customer_id() == last_id  # a dry run takes no ids
     done = import_run(batch, actor=actor, dry_run=False)
     assert (done.status, done.inserted) == ("done", 3)
+    if last_id is not None:  # PostgreSQL: the next ids of the sequence, in file order
+        imported = Customer.objects.filter(customer_number__startswith="IMP").order_by("customer_number")
+        assert list(imported.values_list("pk", flat=True)) == [last_id + 1, last_id + 2, last_id + 3]
+        assert _last_customer_id() == last_id + 3
     batch.refresh_from_db()
     assert batch.upload_path == ""
     assert batch.rows_inserted == 3
