@@ -197,7 +197,11 @@ class Checker:
             [self.on_match],
         )
         if new_rows:
-            self.stage.execute("UPDATE {s} SET action = 'insert' WHERE target_id IS NULL AND action IS NULL")
+            self.classify_new_rows()
+
+    def classify_new_rows(self) -> None:
+        """Rows that matched no record and are not otherwise classified create one."""
+        self.stage.execute("UPDATE {s} SET action = 'insert' WHERE target_id IS NULL AND action IS NULL")
 
     def deletes(self) -> None:
         """A feed's "D" rows: delete what exists; deleting what does not is nothing to do."""
@@ -561,7 +565,7 @@ class CustomerChecker(Checker):
         inserts them with their ids instead of looking a million ids up again afterwards. Done
         here, not in ``check``: a dry run takes no ids."""
         if not is_postgresql():
-            self.stage.execute("UPDATE {s} SET action = 'insert' WHERE target_id IS NULL AND action IS NULL")
+            self.classify_new_rows()
             return False
         self.stage.execute(
             "UPDATE {s} SET action = 'insert', target_id = n.id FROM (SELECT row_number, "
