@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -167,3 +168,32 @@ def test_after_a_merge_the_survivor_ranks_by_its_new_aum(world: World) -> None:
     assert survivor.aum == Decimal("7500.00")
     assert ranks(survivor) == {Decimal("7500.00")}
     assert search("risk_officer_a", "wxm") == [survivor.pk, richer.pk]
+
+
+@pytest.fixture
+def some_without_aum(world: World) -> list[Customer]:
+    """13 customers named 司马青衫 (surname, fragment, initials smqs): seven with an AUM (one of them
+    negative, an overdrawn deposit), six without, created in between."""
+    aums = ["300", "0", "0", "1200", "-50", "0", "75", "0", "0", "9000", "0", "1200", "20"]
+    return [CustomerFactory(name="司马青衫", aum=Decimal(aum)) for aum in aums]
+
+
+@pytest.mark.parametrize("limit", [1, 4, 5, 6, 9, 12, 13, 20])
+@pytest.mark.parametrize("query", ["司马", "青衫", "smqs", "simaqingshan"])
+def test_customers_without_an_aum_come_between_the_positive_and_the_negative(
+    some_without_aum: list[Customer], settings: Any, query: str, limit: int
+) -> None:
+    """Customers without an AUM (rank 0) and with a negative one (an overdrawn deposit) in their
+    place in the rank index, wherever the limit cuts, on both paths."""
+    assert uses_rank_index("risk_officer_a", query)
+    expected = by_aum(some_without_aum)[:limit]
+    assert search("risk_officer_a", query, limit=limit) == expected
+    settings.FINCRM_SEARCH_RANK_INDEX = False
+    assert search("risk_officer_a", query, limit=limit) == expected
+
+
+def test_a_term_of_customers_without_an_aum_only(world: World) -> None:
+    made = [CustomerFactory(name="独孤求败", aum=Decimal("0")) for _index in range(5)]
+    assert search("risk_officer_a", "独孤", limit=3) == sorted((c.pk for c in made), reverse=True)[:3]
+    Customer.objects.filter(pk=made[-1].pk).update(status="merged")  # hidden: the next one comes in
+    assert search("risk_officer_a", "独孤", limit=3) == sorted((c.pk for c in made[:-1]), reverse=True)[:3]

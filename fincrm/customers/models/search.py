@@ -11,6 +11,10 @@ more than a rare one: the first 20 of 14,000 matches are the first 20 index entr
 of AUM (fincrm.portfolio.services.customer_aum_update) writes it in the same statement; the
 customer services copy it when they rewrite the terms; writers that do not name it (imports,
 feeds) get the database default 0, which is the AUM of a customer without assets.
+
+Two index entries a term, each costing an import 1.5-2.5 µs (about 7 terms a customer,
+docs/operations/benchmarks.md): the primary key (customer, kind, term), which keeps a customer's
+terms together and each once, and the rank index, which finds a term's customers.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ class CustomerSearchTerm(models.Model):
         PINYIN = "p", "pinyin"
         INITIALS = "i", "initials"
 
-    # Indexed by the unique (customer, kind, term) constraint below. No foreign key in the database
+    # No surrogate id: nothing reads one, and it cost every term a third index entry.
+    pk = models.CompositePrimaryKey("customer_id", "kind", "term")
+    # Indexed by the primary key (customer, kind, term). No foreign key in the database
     # (db_constraint=False): terms are a derived index of the customer's name, ~7 rows per customer,
     # and the constraint cost an import ~9 deferred checks per new customer at commit. Deleting a
     # customer through the ORM still deletes its terms (Django's collector cascades); the code that
@@ -54,9 +60,6 @@ class CustomerSearchTerm(models.Model):
                 name="customer_search_term_rank",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops", "numeric_ops", "int8_ops"],
             )
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["customer", "kind", "term"], name="customer_search_term_unique"),
         ]
 
     def __str__(self) -> str:
