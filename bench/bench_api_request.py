@@ -14,7 +14,10 @@ response, plus its SQL round trips) and prints, per case, the process CPU time p
   cost of any API request;
 * ``token-search``: POST /api/v1/customers/search, the inputs of bench_customer360.py's searches in
   turn (surname, initials, fragment, mobile, ID number, account number), institution scope;
-* ``token-list``: GET /api/v1/customers with the mixed load's two filters and sort.
+* ``token-list``: GET /api/v1/customers with the mixed load's two filters and sort;
+* ``bare``: GET /bench/bare/{id}, the bare one-query view the mixed load is compared with (no
+  sign-in); ``token-signed-in``: GET /bench/signed-in/{id}, its query behind the bearer token and
+  the scope (bench/bench_urls.py).
 
 Individual customers only. For instruction counts (steady on a shared machine), run it under
 callgrind with ``--callgrind PREFIX``: each case's measured calls then run inside
@@ -98,7 +101,8 @@ def main() -> None:
     parser.add_argument(
         "--case",
         action="append",
-        help="token-360, session-360, token-me, token-detail, token-search, token-list",
+        help="token-360, session-360, token-me, token-detail, token-search, token-list, bare, "
+        "token-signed-in",
     )
     parser.add_argument("--callgrind", default="", metavar="PREFIX", help="callgrind's out-file prefix")
     parser.add_argument(
@@ -146,6 +150,8 @@ def main() -> None:
         "token-detail": (bearer, gets([f"/api/v1/customers/{pk}" for pk in anyone])),
         "token-list": (bearer, gets(LIST_PATHS)),
         "token-search": (bearer, [("/api/v1/customers/search", {"q": text}) for text in texts]),
+        "bare": (Client(**host), gets([f"/bench/bare/{pk}" for pk in anyone])),
+        "token-signed-in": (bearer, gets([f"/bench/signed-in/{pk}" for pk in anyone])),
     }
     chosen = options.case or list(cases)
     print(f"database {name}; {options.requests} requests per case after {options.warmup} (CPU per request)")

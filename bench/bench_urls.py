@@ -1,5 +1,6 @@
 """bench/bench_customer360.py only: fincrm's URLs plus a bare Django view doing one indexed query,
-and a middleware counting the SQL queries of each request (``X-Bench-Queries``)."""
+the same view behind the API's sign-in and scope, and a middleware counting the SQL queries of
+each request (``X-Bench-Queries``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from fincrm.customers.models import Customer
+from fincrm.customers.selectors import VIEW, customer_queryset
 from fincrm.urls import urlpatterns as fincrm_urlpatterns
+from fincrm.users.api_auth import BearerTokenAuth
 
 
 def bare(request: HttpRequest, pk: int) -> JsonResponse:
@@ -19,7 +22,22 @@ def bare(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"customer_number": number})
 
 
-urlpatterns = [path("bench/bare/<int:pk>", bare), *fincrm_urlpatterns]
+def signed_in(request: HttpRequest, pk: int) -> JsonResponse:
+    """The bare view's query behind what every API call pays: the bearer token checked (and
+    counted against the rate limit) and the customer read through the actor's scope. The floor
+    under any API read: the mixed load cannot do better than this view does."""
+    if BearerTokenAuth()(request) is None:
+        return JsonResponse({"detail": "unauthorized"}, status=401)
+    scoped = customer_queryset(request.actor, VIEW)  # type: ignore[attr-defined]
+    number = scoped.filter(pk=pk).values_list("customer_number", flat=True).first()
+    return JsonResponse({"customer_number": number})
+
+
+urlpatterns = [
+    path("bench/bare/<int:pk>", bare),
+    path("bench/signed-in/<int:pk>", signed_in),
+    *fincrm_urlpatterns,
+]
 
 
 class QueryCountMiddleware:
