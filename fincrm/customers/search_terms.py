@@ -8,7 +8,7 @@ Kinds (``CustomerSearchTerm.Kind``):
   character or pair at the start is an ``s`` term only, even when it occurs again later: a name
   *contains* a fragment when it has the fragment as ``c`` or ``s``. Two terms fewer per name
   than keeping both (an import of a million customers writes 2 million rows fewer, each with
-  three index entries); the search's "contains" tier for a one- or two-character fragment reads
+  two index entries); the search's "contains" tier for a one- or two-character fragment reads
   ``c`` alone, since every ``s`` match was the tier before.
 * ``p`` the full pinyin (``zhangsan``); Latin names: the whole name and each word;
 * ``i`` the pinyin initials (``zs``); Latin names of several words: the first letters.

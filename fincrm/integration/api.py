@@ -30,7 +30,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from fincrm.integration import selectors, services
-from fincrm.integration.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
+from fincrm.integration.exports import CONTENT_TYPES
 from fincrm.integration.models import ImportBatch, ImportTemplate
 from fincrm.platform.actor import Actor
 from fincrm.platform.downloads import download
@@ -255,8 +255,7 @@ def list_issues(request: HttpRequest, batch_id: str) -> Any:
 def download_rejects(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     """The rows a "valid rows" import left out, with an error column."""
     export, content = services.import_rejects_download(actor=_actor(request), batch_id=batch_id)
-    content_type = XLSX_CONTENT_TYPE if export.file_format == "xlsx" else CSV_CONTENT_TYPE
-    return download(content, content_type=content_type, filename=export.filename)
+    return download(content, content_type=CONTENT_TYPES[export.file_format], filename=export.filename)
 
 
 # ---------------------------------------------------------------- templates

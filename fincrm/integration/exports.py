@@ -29,6 +29,8 @@ from fincrm.platform.spreadsheets import neutralize
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+# The content type of a file written in each format (exports, rejected rows).
+CONTENT_TYPES = {"csv": CSV_CONTENT_TYPE, "xlsx": XLSX_CONTENT_TYPE}
 # Excel limits: 32,767 characters per cell; the header and footer 255 characters.
 MAX_CELL = 32_767
 MAX_HEADER_FOOTER = 250

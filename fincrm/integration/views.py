@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from fincrm.integration import importer, readers, selectors, services
 from fincrm.integration.entities import ENTITIES
-from fincrm.integration.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
+from fincrm.integration.exports import CONTENT_TYPES, CSV_CONTENT_TYPE
 from fincrm.integration.forms import ImportNewForm, MappingForm, TemplateForm, TemplateNameForm
 from fincrm.integration.models import ImportBatch, ImportEntity
 from fincrm.platform.actor import Actor
@@ -242,8 +242,7 @@ def batch_rejects(request: HttpRequest, pk: str) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, _error_text(error))
         return redirect("integration:batch-detail", pk=pk)
-    content_type = XLSX_CONTENT_TYPE if export.file_format == "xlsx" else CSV_CONTENT_TYPE
-    return download(content, content_type=content_type, filename=export.filename)
+    return download(content, content_type=CONTENT_TYPES[export.file_format], filename=export.filename)
 
 
 @_object_page

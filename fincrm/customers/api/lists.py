@@ -28,6 +28,7 @@ from ninja.responses import Status
 from fincrm.customers.filtersets import CustomerFilterSet
 from fincrm.customers.selectors.lists import customer_list_page
 from fincrm.customers.services import exports as export_services
+from fincrm.integration.exports import CONTENT_TYPES
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.downloads import download
@@ -145,8 +146,6 @@ def export_customers(request: HttpRequest, payload: ExportIn) -> Status[dict[str
 def download_export(request: HttpRequest, export_id: uuid.UUID) -> HttpResponse:
     """The export file (its creator only, until the link expires; else 404)."""
     export, content = export_services.export_file_download(actor=_actor(request), export_id=export_id)
-    response = download(
-        content, content_type=export_services.FORMATS[export.file_format], filename=export.filename
-    )
+    response = download(content, content_type=CONTENT_TYPES[export.file_format], filename=export.filename)
     response["X-Content-SHA256"] = export.sha256
     return response

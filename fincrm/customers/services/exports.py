@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from fincrm.audit.services import audit_record
 from fincrm.customers.filtersets import COLUMNS, CUSTOM_PREFIX, CustomerFilterSet
 from fincrm.customers.selectors.lists import capped_count, column_labels, customer_list, export_rows
-from fincrm.integration.exports import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, Column, write_csv, write_xlsx
+from fincrm.integration.exports import CONTENT_TYPES, Column, write_csv, write_xlsx
 from fincrm.integration.models import ExportFile, ExportRequest
 from fincrm.platform import outbox, transaction
 from fincrm.platform.access import access_object, record_denied, require_permission
@@ -37,7 +37,6 @@ from fincrm.security.keyring import keyring
 
 EXPORT = "customer.export"
 KIND = "customers"
-FORMATS = {"csv": CSV_CONTENT_TYPE, "xlsx": XLSX_CONTENT_TYPE}
 # An approved export still stops somewhere: the file is built in memory.
 APPROVED_ROW_LIMIT = 1_000_000
 
@@ -52,7 +51,7 @@ def _audited_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_format(file_format: str) -> str:
-    if file_format not in FORMATS:
+    if file_format not in CONTENT_TYPES:
         raise ServiceError.field("format", _("Choose the file format CSV or XLSX."), code="invalid_format")
     return file_format
 

@@ -25,6 +25,7 @@ from fincrm.customers.selectors.lists import (
 )
 from fincrm.customers.services import exports as export_services
 from fincrm.customers.services import saved_views as view_services
+from fincrm.integration.exports import CONTENT_TYPES
 from fincrm.platform.access import require_permission
 from fincrm.platform.actor import Actor
 from fincrm.platform.downloads import download
@@ -388,9 +389,7 @@ def export_ready(request: HttpRequest, pk: str) -> HttpResponse:
 @require_http_methods(["GET"])
 def export_download(request: HttpRequest, pk: str) -> HttpResponse:
     export, content = export_services.export_file_download(actor=request_actor(request), export_id=pk)
-    response = download(
-        content, content_type=export_services.FORMATS[export.file_format], filename=export.filename
-    )
+    response = download(content, content_type=CONTENT_TYPES[export.file_format], filename=export.filename)
     response["X-Content-SHA256"] = export.sha256
     return response
 
